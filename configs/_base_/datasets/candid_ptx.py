@@ -1,0 +1,7 @@
+# CANDID-PTX (Feng et al. 2021): pneumothorax label, boxes derived from the
+# masks, and pneumothorax masks.
+candid_ptx = dict(
+    name='CANDID-PTX',
+    cls=dict(classes=['Pneumothorax']),
+    loc=dict(classes=['Pneumothorax']),
+    seg=dict(classes=['Pneumothorax']))

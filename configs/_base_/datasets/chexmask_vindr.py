@@ -1,0 +1,7 @@
+# CheXmask, VinDr-CXR part (Gaggion et al. 2023): heart and lungs, boxes
+# derived from the masks. Used by the organ schedule (supplement Table 8).
+chexmask_vindr_classes = ['Heart', 'Left Lung', 'Right Lung']
+chexmask_vindr = dict(
+    name='CheXmask-VinDr',
+    loc=dict(classes=chexmask_vindr_classes),
+    seg=dict(classes=chexmask_vindr_classes))

@@ -1,0 +1,7 @@
+# SIIM-ACR Pneumothorax Segmentation (2019): label, boxes derived from the
+# masks, and masks.
+siim_acr = dict(
+    name='SIIM-ACR',
+    cls=dict(classes=['Pneumothorax']),
+    loc=dict(classes=['Pneumothorax']),
+    seg=dict(classes=['Pneumothorax']))

@@ -1,0 +1,3 @@
+from .fx_data_preprocessor import FXDataPreprocessor
+
+__all__ = ['FXDataPreprocessor']

@@ -1,0 +1,5 @@
+from .foundation_x import FoundationX
+from .multi_decoder_dino import MultiDecoderDINO
+from .select_features import SelectFeatures
+
+__all__ = ['FoundationX', 'MultiDecoderDINO', 'SelectFeatures']

@@ -1,0 +1,3 @@
+from .multi_label_linear_head import MaskedMultiLabelLinearClsHead
+
+__all__ = ['MaskedMultiLabelLinearClsHead']

@@ -1,0 +1,4 @@
+from .dataset_routing import (DatasetRoutingMixin, check_dataset_names,
+                              dataset_of)
+
+__all__ = ['DatasetRoutingMixin', 'check_dataset_names', 'dataset_of']

@@ -1,0 +1,3 @@
+from .model_summary import build_model_from_cfg, component_param_counts
+
+__all__ = ['build_model_from_cfg', 'component_param_counts']
