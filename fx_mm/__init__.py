@@ -4,5 +4,10 @@ Importing the package registers its components into the registries of mmdet,
 mmseg, mmpretrain and mmengine (configs load it with ``custom_imports``).
 """
 from . import models  # noqa: F401  (registers the model components)
+from .utils import register_checkpoint_safe_globals
+
+# mmengine checkpoints (and resume files) load under torch's weights_only
+# default; files with any other code objects are still refused.
+register_checkpoint_safe_globals()
 
 __version__ = '0.1.0'

@@ -32,7 +32,7 @@ def _loc_only_models():
 
     # Stock DINO: the same Swin (stages 1..3 out) and the same DINO settings.
     loc = copy.deepcopy(cfg.model.localization.to_dict())
-    for key in ('type', 'datasets'):
+    for key in ('type', 'datasets', 'backbone'):
         loc.pop(key, None)
     backbone = copy.deepcopy(cfg.model.backbone.to_dict())
     backbone['out_indices'] = (1, 2, 3)

@@ -23,6 +23,9 @@ model = dict(
         img_size=224,
         window_size=7,
         drop_path_rate=0.2,
+        # Pads feature maps smaller than a window (inputs below 224 px)
+        # instead of refusing them; no effect at 224 px.
+        pad_small_map=True,
         out_indices=(0, 1, 2, 3)),
     classification=dict(
         neck=dict(type='mmpretrain.GlobalAveragePooling'),
