@@ -3,7 +3,7 @@
 Importing the package registers its components into the registries of mmdet,
 mmseg, mmpretrain and mmengine (configs load it with ``custom_imports``).
 """
-from . import models  # noqa: F401  (registers the model components)
+from . import datasets, engine, evaluation, models  # noqa: F401  (registers)
 from .utils import register_checkpoint_safe_globals
 
 # mmengine checkpoints (and resume files) load under torch's weights_only

@@ -165,9 +165,9 @@ def test_consistency_off_gives_plain_task_losses():
     data = make_batch('cls', 'TBX11K', 1)
     l_on = on(**on.data_preprocessor(copy.deepcopy(data), True), mode='loss')
     l_off = off(**off.data_preprocessor(data, True), mode='loss')
-    assert set(l_off) == {'loss_cls'}
+    assert set(l_off) == {'cls.loss_cls'}
     # Same weights, so the task loss is the same; on, it is weighted 0.5.
-    torch.testing.assert_close(l_on['loss_cls'], 0.5 * l_off['loss_cls'])
+    torch.testing.assert_close(l_on['cls.loss_cls'], 0.5 * l_off['cls.loss_cls'])
 
 
 def test_update_teacher_is_ema_of_params_and_buffers():

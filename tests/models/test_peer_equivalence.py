@@ -65,6 +65,7 @@ def test_localization_branch_is_mmdet_dino():
     torch.manual_seed(123)
     fx_losses = fx(**fx.data_preprocessor(copy.deepcopy(batch), True),
                    mode='loss')
+    fx_losses = {k[len('loc.'):]: v for k, v in fx_losses.items()}
     torch.manual_seed(123)
     dino_losses = dino(**dino.data_preprocessor(copy.deepcopy(batch), True),
                        mode='loss')

@@ -204,6 +204,22 @@ class FoundationX(BaseModel):
                 parts[name] = getattr(self, name)
         return parts
 
+    def student_parameters(self):
+        """Iterate the student's parameters (everything but the teacher)."""
+        for part in self.student_parts().values():
+            yield from part.parameters()
+
+    def head_of(self, task: str, dataset: str) -> nn.Module:
+        """The per-dataset part of ``task`` for ``dataset``: what trains in a
+        lock pass (a classification head, a whole DINO decoder set or a
+        segmentation classifier)."""
+        self._require(task, dataset)
+        if task == 'cls':
+            return self.cls_heads[dataset]
+        if task == 'loc':
+            return self.loc.per_dataset[dataset]
+        return self.seg.per_dataset[dataset]
+
     def parts(self, teacher: bool = False) -> Dict[str, nn.Module]:
         """The student's or the teacher's parts, by name."""
         if not teacher:
@@ -295,9 +311,10 @@ class FoundationX(BaseModel):
                 seg), with ``dataset`` and ``task`` in their metainfo.
 
         Returns:
-            dict[str, Tensor]: The task losses as the toolbox's head names them
-            (weighted by ``task_weight`` when consistency is on) and
-            ``loss_cons_<place>`` for each consistency place used.
+            dict[str, Tensor]: The task losses as the toolbox's head names
+            them, prefixed by the task (``cls.loss_cls``, ``loc.d0.loss_iou``,
+            ``seg.loss_dice``; weighted by ``task_weight`` when consistency is
+            on), and ``loss_cons_<place>`` for each consistency place used.
         """
         task = task_of(data_samples)
         dataset = dataset_of(data_samples, task)
@@ -318,6 +335,9 @@ class FoundationX(BaseModel):
                                            data_samples)
             student = dict(backbone=feats, seg_decoder=fused)
 
+        # Task losses keep the toolbox's names under the task's prefix
+        # ('loc.d0.loss_bbox'), so logs tell tasks and consistency apart.
+        losses = {f'{task}.{k}': v for k, v in losses.items()}
         places = [p for p in self.consistency_places if p in student]
         if not places:
             return losses

@@ -1,0 +1,72 @@
+# Cyclic Lock-Release training, evaluation and runtime settings shared by the
+# Foundation X configs (paper Sec. 3 and supplement Table 7). The pipelines
+# (fx_pipelines) come from one of _base_/pipelines/cxr_<size>.py.
+# default_scope and custom_imports come with the model base config.
+
+# Dataloader settings of every pass; the loops set dataset and sampler.
+# drop_last: a batch of one image breaks BatchNorm in UPerNet's pooling.
+train_dataloader = dict(
+    batch_size=2, num_workers=2, persistent_workers=False, drop_last=True,
+    collate_fn=dict(type='pseudo_collate'))
+val_dataloader = dict(
+    batch_size=2, num_workers=2, persistent_workers=False,
+    collate_fn=dict(type='pseudo_collate'))
+test_dataloader = val_dataloader
+
+train_cfg = dict(
+    type='CyclicTrainLoop',
+    max_cycles=10,
+    lock_tasks=('loc', 'seg'),  # () turns Lock-Release off (Table 10)
+    lock_fraction=0.5,
+    val_interval=1,
+    val_by='cycle')
+val_cfg = dict(type='MultiTaskValLoop')
+test_cfg = dict(type='MultiTaskTestLoop')
+val_evaluator = dict(
+    cls=dict(type='MultiLabelAUC'),
+    loc=dict(type='CocoAP40Metric'),
+    seg=dict(type='MultiLabelDice'))
+test_evaluator = val_evaluator
+
+# AdamW; backbone 1e-5, localization and segmentation 1e-4 (Table 7);
+# gradients of the localization branch clipped at 0.1.
+optim_wrapper = dict(
+    type='FXOptimWrapper',
+    constructor='FXOptimWrapperConstructor',
+    optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4),
+    clip_grad=dict(max_norm=0.1, norm_type=2),
+    clip_branches=('loc', ),
+    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1)}))
+# Step decay, counted in passes (an mmengine epoch is one pass).
+param_scheduler = [
+    dict(type='MultiStepLR', by_epoch=True, milestones=[10000], gamma=0.1)
+]
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=10),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=True,
+                    max_keep_ckpts=3, save_last=True),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
+custom_hooks = [
+    dict(type='LockReleaseHook'),
+    dict(type='EMATeacherHook', momentum=0.8, interval='pass'),
+    dict(type='RandomStateHook'),
+]
+log_processor = dict(type='FXLogProcessor', by_epoch=True, window_size=10)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0)
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
+# Branches a batch does not use get no gradient.
+model_wrapper_cfg = dict(
+    type='MMDistributedDataParallel', find_unused_parameters=True)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(
+    type='Visualizer', vis_backends=vis_backends, name='visualizer')

@@ -1,0 +1,6 @@
+"""Datasets, image I/O and transforms for chest X-rays (registered)."""
+from .cxr_cls_dataset import CXRClsDataset
+from .cxr_seg_dataset import CXRSegDataset
+from .transforms import *  # noqa: F401,F403
+
+__all__ = ['CXRClsDataset', 'CXRSegDataset']

@@ -1,0 +1,147 @@
+"""Read chest radiographs (PNG, JPEG, 16-bit PNG, DICOM, MHA) as 8-bit images."""
+import os.path as osp
+
+import cv2
+import numpy as np
+
+DICOM_SUFFIXES = ('.dcm', '.dicom')
+
+
+class ImageReadError(ValueError):
+    """A file could not be read as a radiograph; the message names the file."""
+
+
+def to_uint8(pixels: np.ndarray, path: str = '?') -> np.ndarray:
+    """Scale a grayscale array of any bit depth to uint8.
+
+    8-bit data are kept as they are. Deeper data (12- or 16-bit PNG, DICOM
+    after its LUTs) are stretched min-max: their stored range varies by
+    scanner, so a fixed divisor would leave many images nearly black.
+
+    Raises:
+        ImageReadError: If the array is empty or not finite.
+    """
+    if pixels.size == 0:
+        raise ImageReadError(f'{path}: image has no pixels.')
+    if pixels.dtype == np.uint8:
+        return pixels
+    pixels = pixels.astype(np.float64)
+    if not np.isfinite(pixels).all():
+        raise ImageReadError(f'{path}: image has NaN or infinite pixels.')
+    low, high = float(pixels.min()), float(pixels.max())
+    if high <= low:
+        return np.zeros(pixels.shape, np.uint8)
+    return np.round((pixels - low) / (high - low) * 255).astype(np.uint8)
+
+
+def read_dicom(path: str) -> np.ndarray:
+    """Pixels of a DICOM radiograph, as displayed, in uint8.
+
+    Applies the modality LUT (rescale slope / intercept), the VOI LUT or
+    window centre / width when the file has one, and inverts MONOCHROME1
+    (where high values are dark), so bone is bright in every output.
+
+    Raises:
+        ImageReadError: If the file is not a readable DICOM image.
+    """
+    import pydicom
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+    try:
+        ds = pydicom.dcmread(path)
+        pixels = ds.pixel_array
+    except Exception as e:  # pydicom raises many types for bad files
+        raise ImageReadError(f'{path}: not a readable DICOM image ({e}).')
+    if pixels.ndim != 2:
+        raise ImageReadError(
+            f'{path}: DICOM pixel data of shape {pixels.shape}; expected one '
+            'grayscale frame.')
+    pixels = apply_modality_lut(pixels, ds)
+    if 'WindowCenter' in ds or 'VOILUTSequence' in ds:
+        pixels = apply_voi_lut(pixels, ds)
+    pixels = to_uint8(np.asarray(pixels), path)
+    if getattr(ds, 'PhotometricInterpretation', '') == 'MONOCHROME1':
+        pixels = 255 - pixels
+    return pixels
+
+
+def read_gray(path: str) -> np.ndarray:
+    """Read a radiograph as an (H, W) uint8 array.
+
+    Args:
+        path (str): A PNG (8- or 16-bit), JPEG, DICOM or MHA file.
+
+    Returns:
+        np.ndarray: (H, W) uint8.
+
+    Raises:
+        ImageReadError: If the file is missing, corrupt or not an image.
+    """
+    if not osp.isfile(path):
+        raise ImageReadError(f'{path}: no such file.')
+    suffix = osp.splitext(path)[1].lower()
+    if suffix in DICOM_SUFFIXES:
+        return read_dicom(path)
+    if suffix in ('.mha', '.mhd'):
+        return read_mha(path)
+    pixels = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise ImageReadError(f'{path}: not a readable image (corrupt, '
+                             'truncated or an unsupported format).')
+    if pixels.ndim == 3:
+        if pixels.shape[2] == 4:
+            pixels = pixels[..., :3]
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY) if \
+            pixels.dtype == np.uint8 else pixels.mean(axis=2)
+    if pixels.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise ImageReadError(f'{path}: unsupported pixel type {pixels.dtype}.')
+    return to_uint8(pixels, path)
+
+
+def read_mha(path: str) -> np.ndarray:
+    """Read a 2-D MetaImage (.mha with its data inline), as NODE21 ships.
+
+    Raises:
+        ImageReadError: On a header or data size that does not fit.
+    """
+    with open(path, 'rb') as f:
+        raw = f.read()
+    header, offset = {}, 0
+    while True:
+        end = raw.find(b'\n', offset)
+        if end < 0:
+            raise ImageReadError(f'{path}: MetaImage header has no ElementDataFile.')
+        key, _, value = raw[offset:end].decode('latin1').partition('=')
+        header[key.strip()] = value.strip()
+        offset = end + 1
+        if key.strip() == 'ElementDataFile':
+            break
+    if header['ElementDataFile'] != 'LOCAL':
+        raise ImageReadError(f'{path}: only inline (LOCAL) MetaImage data is '
+                             'supported.')
+    dims = [int(v) for v in header.get('DimSize', '').split()]
+    types = {'MET_UCHAR': np.uint8, 'MET_USHORT': np.uint16,
+             'MET_SHORT': np.int16, 'MET_FLOAT': np.float32,
+             'MET_UINT': np.uint32, 'MET_INT': np.int32}
+    dtype = types.get(header.get('ElementType'))
+    if dtype is None or len(dims) < 2:
+        raise ImageReadError(f'{path}: unsupported MetaImage header {header}.')
+    if header.get('CompressedData', 'False').lower() == 'true':
+        import zlib
+        data = zlib.decompress(raw[offset:])
+    else:
+        data = raw[offset:]
+    order = '>' if header.get('BinaryDataByteOrderMSB', 'False').lower() \
+        == 'true' else '<'
+    count = int(np.prod(dims))
+    itemsize = np.dtype(dtype).itemsize
+    if len(data) < count * itemsize:
+        raise ImageReadError(f'{path}: MetaImage data has {len(data)} bytes, '
+                             f'header {dims} of {header["ElementType"]} needs '
+                             f'{count * itemsize}.')
+    pixels = np.frombuffer(data[:count * itemsize],
+                           dtype=np.dtype(dtype).newbyteorder(order))
+    # MetaImage stores x fastest: (z,) y, x.
+    pixels = pixels.reshape(dims[::-1])
+    if pixels.ndim == 3:
+        pixels = pixels[0]
+    return to_uint8(pixels.astype(np.float64), path)

@@ -1,0 +1,222 @@
+"""The cyclic Lock-Release training loop of Foundation X."""
+import copy
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.model import is_model_wrapper
+from mmengine.registry import DATASETS, LOOPS
+from mmengine.runner import EpochBasedTrainLoop
+
+from fx_mm.datasets.dataset_table import (check_table, dataset_cfg,
+                                          find_entry, table_steps)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One pass of the schedule (an mmengine 'epoch').
+
+    Attributes:
+        index (int): Global pass index (mmengine's epoch).
+        cycle (int): Cycle index, from 0.
+        step (int): Step index within the cycle, from 0.
+        dataset (str): The step's dataset.
+        task (str): The step's task: 'cls', 'loc' or 'seg'.
+        kind (str): 'lock' (only the dataset's head trains, on a random half),
+            'release' (everything trains, on all of it) or 'full' (a step
+            without a lock pass: everything trains, on all of it).
+    """
+    index: int
+    cycle: int
+    step: int
+    dataset: str
+    task: str
+    kind: str
+
+    def describe(self, num_cycles: int, num_steps: int) -> str:
+        return (f'cycle {self.cycle + 1}/{num_cycles} step {self.step + 1}/'
+                f'{num_steps} {self.dataset}/{self.task} {self.kind}')
+
+
+def unwrap(model):
+    """The model inside a DDP wrapper, or the model."""
+    return model.module if is_model_wrapper(model) else model
+
+
+@LOOPS.register_module()
+class CyclicTrainLoop(EpochBasedTrainLoop):
+    """Train dataset by dataset and task by task, in cycles (paper Sec. 3.2).
+
+    A cycle visits every step -- a (dataset, task) pair -- in order: dataset
+    by dataset, and within a dataset cls -> loc -> seg, skipping tasks a
+    dataset has no labels for or the model has no branch for (or an explicit
+    ``steps`` list). A step of a task in ``lock_tasks`` is two passes: a lock
+    pass over a random ``lock_fraction`` of the dataset (fresh every cycle,
+    the same on every rank), then a release pass over all of it; other steps
+    are one pass. Each pass is one mmengine epoch, so checkpoints, resuming,
+    schedulers and logging work per pass; :class:`LockReleaseHook` freezes
+    and :class:`EMATeacherHook` updates the teacher at pass boundaries.
+
+    The runner's ``train_dataloader`` config gives the dataloader settings
+    (batch size, workers, collate_fn); each pass gets its own dataset and a
+    :class:`PassSampler`.
+
+    Args:
+        runner (Runner): The runner.
+        dataloader (dict): Dataloader settings (``dataset`` and ``sampler``
+            are set per pass).
+        max_cycles (int): Number of cycles.
+        datasets (list[dict], optional): The dataset table; defaults to the
+            config's ``fx_datasets``.
+        pipelines (dict, optional): ``{task: {'train': [...], 'test': [...]}}``;
+            defaults to the config's ``fx_pipelines``.
+        steps (list[tuple[str, str]], optional): Explicit cycle, as
+            ``(dataset, task)`` pairs (e.g. the organ schedule of supplement
+            Table 8). Defaults to the order derived from the table.
+        lock_tasks (Sequence[str]): Tasks whose steps start with a lock pass.
+            ``()`` turns Lock-Release off. Defaults to ``('loc', 'seg')``.
+        lock_fraction (float): Share of the dataset in a lock pass.
+        val_interval (int): Validate every this many cycles (``val_by=
+            'cycle'``) or passes (``val_by='pass'``).
+        val_by (str): 'cycle' or 'pass'.
+        seed (int, optional): Seed of the lock subsets and shuffles; defaults
+            to the runner's seed.
+    """
+
+    def __init__(self,
+                 runner,
+                 dataloader: dict,
+                 max_cycles: int,
+                 datasets: Optional[List[dict]] = None,
+                 pipelines: Optional[dict] = None,
+                 steps: Optional[Sequence[Tuple[str, str]]] = None,
+                 lock_tasks: Sequence[str] = ('loc', 'seg'),
+                 lock_fraction: float = 0.5,
+                 val_interval: int = 1,
+                 val_by: str = 'cycle',
+                 seed: Optional[int] = None) -> None:
+        self._runner = runner
+        cfg = runner.cfg
+        self.datasets = copy.deepcopy(
+            datasets if datasets is not None else cfg.get('fx_datasets'))
+        self.pipelines = pipelines if pipelines is not None else cfg.get(
+            'fx_pipelines')
+        if not self.datasets:
+            raise ValueError('CyclicTrainLoop: no dataset table (train_cfg.'
+                             'datasets or the config key fx_datasets).')
+        if not self.pipelines:
+            raise ValueError('CyclicTrainLoop: no pipelines (train_cfg.'
+                             'pipelines or the config key fx_pipelines).')
+        if not isinstance(max_cycles, int) or max_cycles < 1:
+            raise ValueError(f'max_cycles must be a positive int, got '
+                             f'{max_cycles!r}.')
+        if val_by not in ('cycle', 'pass'):
+            raise ValueError(f"val_by must be 'cycle' or 'pass', not {val_by!r}.")
+        self.dataloader_cfg = dict(copy.deepcopy(dataloader))
+        for key in ('dataset', 'sampler', 'batch_sampler'):
+            self.dataloader_cfg.pop(key, None)
+        self.dataloader_cfg.setdefault('collate_fn', dict(type='pseudo_collate'))
+        self.lock_tasks = tuple(lock_tasks)
+        self.lock_fraction = lock_fraction
+        self.seed = runner.seed if seed is None else seed
+
+        model_tasks = unwrap(runner.model).datasets
+        if steps is None:
+            steps = [(d, t) for d, t in table_steps(self.datasets)
+                     if d in model_tasks[t]]
+        steps = [tuple(s) for s in steps]
+        check_table(self.datasets, steps)
+        for dataset, task in steps:
+            if dataset not in model_tasks[task]:
+                raise ValueError(
+                    f'Step ({dataset!r}, {task!r}): the model has no {task} '
+                    f'head for {dataset!r} (its {task} heads: '
+                    f'{model_tasks[task]}); add the dataset to model.datasets.')
+        if not steps:
+            raise ValueError('CyclicTrainLoop: the cycle has no steps (no '
+                             'dataset has labels for a task the model has).')
+        self.steps = steps
+        self.num_cycles = max_cycles
+        self.schedule = self._build_schedule()
+        self.passes_per_cycle = len(self.schedule) // max_cycles
+
+        # Build every dataset up front: bad files or empty splits fail now,
+        # before any training.
+        self.train_datasets = {}
+        for dataset, task in dict.fromkeys(self.steps):
+            entry = find_entry(self.datasets, dataset)
+            ds_cfg = dataset_cfg(entry, task, 'train',
+                                 self.pipelines[task]['train'])
+            built = DATASETS.build(ds_cfg)
+            if len(built) == 0:
+                raise ValueError(
+                    f'Dataset {dataset!r}, task {task!r}: the train split '
+                    f'({ds_cfg["data_root"]}/{ds_cfg["ann_file"]}) is empty.')
+            self.train_datasets[(dataset, task)] = built
+
+        self._loaders: Dict[Pass, object] = {}
+        self._max_epochs = len(self.schedule)
+        self._max_iters = sum(len(self._loader(p)) for p in self.schedule)
+        self._epoch = 0
+        self._iter = 0
+        self.val_begin = 1
+        interval = val_interval * (self.passes_per_cycle
+                                   if val_by == 'cycle' else 1)
+        self.val_interval = interval
+        self.dynamic_milestones, self.dynamic_intervals = [0], [interval]
+        self.stop_training = False
+        self.dataloader = self._loader(self.schedule[0])
+
+    # ------------------------------------------------------------ schedule
+    def _build_schedule(self) -> List[Pass]:
+        schedule = []
+        for cycle in range(self.num_cycles):
+            for step, (dataset, task) in enumerate(self.steps):
+                kinds = ('lock', 'release') if task in self.lock_tasks \
+                    else ('full', )
+                for kind in kinds:
+                    schedule.append(Pass(len(schedule), cycle, step, dataset,
+                                         task, kind))
+        return schedule
+
+    @property
+    def current_pass(self) -> Pass:
+        """Pass: The pass running now (or next, between passes)."""
+        return self.schedule[min(self._epoch, len(self.schedule) - 1)]
+
+    def describe_current(self) -> str:
+        """A short description of the current pass, for log lines."""
+        return self.current_pass.describe(self.num_cycles, len(self.steps))
+
+    def _loader(self, p: Pass):
+        """The dataloader of a pass (built on first use)."""
+        if p not in self._loaders:
+            cfg = copy.deepcopy(self.dataloader_cfg)
+            cfg['dataset'] = self.train_datasets[(p.dataset, p.task)]
+            cfg['sampler'] = dict(
+                type='PassSampler', shuffle=True, seed=self.seed,
+                subset_key=p.cycle,
+                fraction=self.lock_fraction if p.kind == 'lock' else 1.0)
+            self._loaders[p] = self.runner.build_dataloader(
+                cfg, seed=self.seed)
+        return self._loaders[p]
+
+    # ---------------------------------------------------------------- run
+    def run_epoch(self) -> None:
+        """Run the current pass with its own dataloader."""
+        self.dataloader = self._loader(self.current_pass)
+        super().run_epoch()
+        # A pass's dataloader is not needed again (each pass is unique).
+        self._loaders.pop(self.schedule[self._epoch - 1], None)
+
+    def run_iter(self, idx, data_batch) -> None:
+        """One iteration; a non-finite loss stops training with context."""
+        try:
+            super().run_iter(idx, data_batch)
+        except FloatingPointError as e:
+            p = self.current_pass
+            raise FloatingPointError(
+                f'{e} -- dataset {p.dataset!r}, task {p.task!r}, {p.kind} pass '
+                f'{p.index}, iteration {self._iter} (cycle {p.cycle + 1}). '
+                'Training stopped; the last checkpoint in the work dir is the '
+                'last good one.') from None

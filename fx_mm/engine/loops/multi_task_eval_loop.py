@@ -1,0 +1,136 @@
+"""Evaluate every task of every dataset: validation and test loops."""
+import copy
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmengine.evaluator import Evaluator
+from mmengine.logging import print_log
+from mmengine.registry import DATASETS, LOOPS
+from mmengine.runner.amp import autocast
+from mmengine.runner.base_loop import BaseLoop
+from mmengine.utils import ProgressBar
+
+from fx_mm.datasets.dataset_table import dataset_cfg, find_entry, table_steps
+from .cyclic_train_loop import unwrap
+
+DEFAULT_METRICS = dict(cls=dict(type='MultiLabelAUC'),
+                       loc=dict(type='CocoAP40Metric'),
+                       seg=dict(type='MultiLabelDice'))
+
+
+class _MultiTaskEvalLoop(BaseLoop):
+    """Run the model over the ``split`` of every (dataset, task) it has.
+
+    Each (dataset, task) gets its own dataloader (the runner's
+    ``{val,test}_dataloader`` settings with that dataset and the task's test
+    pipeline) and its own metric (``evaluator[task]``), whose results are
+    reported as ``<dataset>/<task>/<metric>``, e.g. ``SIIM-ACR/seg/Dice``.
+
+    Args:
+        runner (Runner): The runner.
+        dataloader (dict): Dataloader settings (``dataset`` is set per step).
+        evaluator (dict): Metric config per task; defaults to AUC (cls),
+            COCO AP at IoU 0.40 (loc) and Dice (seg).
+        datasets (list[dict], optional): Dataset table; default
+            ``fx_datasets``.
+        pipelines (dict, optional): Default ``fx_pipelines``.
+        tasks (Sequence[str], optional): Restrict to these tasks.
+        fp16 (bool): Autocast the forward passes.
+    """
+
+    split = 'val'
+    stage = 'val'
+
+    def __init__(self, runner, dataloader: dict, evaluator: Optional[dict] = None,
+                 datasets: Optional[List[dict]] = None,
+                 pipelines: Optional[dict] = None,
+                 tasks: Optional[Sequence[str]] = None,
+                 fp16: bool = False) -> None:
+        self._runner = runner
+        cfg = runner.cfg
+        self.datasets = datasets if datasets is not None else cfg.get(
+            'fx_datasets')
+        self.pipelines = pipelines if pipelines is not None else cfg.get(
+            'fx_pipelines')
+        if not self.datasets or not self.pipelines:
+            raise ValueError(f'{type(self).__name__}: needs the dataset table '
+                             'and pipelines (fx_datasets, fx_pipelines).')
+        self.dataloader_cfg = dict(copy.deepcopy(dataloader))
+        for key in ('dataset', 'sampler', 'batch_sampler'):
+            self.dataloader_cfg.pop(key, None)
+        self.dataloader_cfg.setdefault('collate_fn', dict(type='pseudo_collate'))
+        self.metric_cfgs = copy.deepcopy(DEFAULT_METRICS)
+        for task, metric in dict(evaluator or {}).items():
+            if task in self.metric_cfgs and isinstance(metric, dict):
+                self.metric_cfgs[task] = metric
+        self.tasks = tuple(tasks) if tasks else ('cls', 'loc', 'seg')
+        self.fp16 = fp16
+        self._loaders: Dict[tuple, object] = {}
+
+    def steps(self) -> List[tuple]:
+        """The (dataset, task) pairs evaluated: table order, model heads."""
+        heads = unwrap(self.runner.model).datasets
+        return [(d, t) for d, t in table_steps(self.datasets, self.tasks)
+                if d in heads[t]]
+
+    def _loader(self, dataset: str, task: str):
+        if (dataset, task) not in self._loaders:
+            entry = find_entry(self.datasets, dataset)
+            ds = DATASETS.build(dataset_cfg(entry, task, self.split,
+                                            self.pipelines[task]['test']))
+            cfg = copy.deepcopy(self.dataloader_cfg)
+            cfg['dataset'] = ds
+            cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)
+            self._loaders[(dataset, task)] = self.runner.build_dataloader(cfg)
+        return self._loaders[(dataset, task)]
+
+    def run(self) -> dict:
+        """Evaluate everything; returns ``{<dataset>/<task>/<metric>: v}``."""
+        self.runner.call_hook(f'before_{self.stage}')
+        self.runner.call_hook(f'before_{self.stage}_epoch')
+        self.runner.model.eval()
+        metrics = {}
+        for dataset, task in self.steps():
+            loader = self._loader(dataset, task)
+            self.dataloader = loader
+            classes = list(find_entry(self.datasets, dataset)[task]['classes'])
+            evaluator = Evaluator(dict(
+                self.metric_cfgs[task], classes=classes,
+                prefix=f'{dataset}/{task}'))
+            evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
+            bar = ProgressBar(len(loader.dataset)) \
+                if self.runner.rank == 0 else None
+            for idx, data_batch in enumerate(loader):
+                self.run_iter(idx, data_batch, evaluator)
+                if bar is not None:
+                    for _ in data_batch['inputs']:
+                        bar.update()
+            if bar is not None:
+                print()
+            metrics.update(evaluator.evaluate(len(loader.dataset)))
+        self.runner.call_hook(f'after_{self.stage}_epoch', metrics=metrics)
+        self.runner.call_hook(f'after_{self.stage}')
+        return metrics
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch: dict, evaluator) -> None:
+        self.runner.call_hook(f'before_{self.stage}_iter', batch_idx=idx,
+                              data_batch=data_batch)
+        with autocast(enabled=self.fp16):
+            outputs = getattr(self.runner.model, f'{self.stage}_step')(
+                data_batch)
+        evaluator.process(data_samples=outputs, data_batch=data_batch)
+        self.runner.call_hook(f'after_{self.stage}_iter', batch_idx=idx,
+                              data_batch=data_batch, outputs=outputs)
+
+
+@LOOPS.register_module()
+class MultiTaskValLoop(_MultiTaskEvalLoop):
+    """Validation on the ``val`` split of every (dataset, task)."""
+    split, stage = 'val', 'val'
+
+
+@LOOPS.register_module()
+class MultiTaskTestLoop(_MultiTaskEvalLoop):
+    """Test on the ``test`` split of every (dataset, task)."""
+    split, stage = 'test', 'test'

@@ -1,0 +1,67 @@
+"""Train Foundation X (mmdet's tools/train.py conventions).
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+                          [--cfg-options K=V ...] [--launcher none|pytorch|slurm]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import fx_mm  # noqa: E402,F401  (registers components, safe checkpoint load)
+from fx_mm.utils.runtime import setup_runtime_cfg  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train Foundation X')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from the given checkpoint, or, without one, from the '
+        'latest checkpoint in the work dir')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value (e.g. '
+        'model.teacher=False train_cfg.lock_tasks="()")')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    setup_runtime_cfg(cfg, args.config, args.work_dir)
+    if args.amp:
+        amp_type = dict(FXOptimWrapper='FXAmpOptimWrapper',
+                        OptimWrapper='AmpOptimWrapper')
+        kind = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        cfg.optim_wrapper.type = amp_type.get(kind, kind)
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
