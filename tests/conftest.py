@@ -21,3 +21,49 @@ def shared_data(*parts: str) -> str:
         pytest.skip(f'shared data not present: {path} (set FX_SHARED_DATA to '
                     'the folder holding cxr_covid_lungs and official_formats)')
     return path
+
+
+BUNDLED_COVID = osp.join(REPO, 'data_prep', 'bundled', 'covid_lungs')
+
+
+@pytest.fixture(scope='session')
+def covid_lungs(tmp_path_factory) -> str:
+    """The bundled real sample, converted by data_prep into the layout."""
+    from data_prep.converters.covid_lungs import convert
+    out = str(tmp_path_factory.mktemp('data') / 'covid_lungs')
+    convert(BUNDLED_COVID, out)
+    return out
+
+
+def tiny_train_config(path: str, data_root: str, n_train: int = 8,
+                      n_eval: int = 4, extra: str = '') -> str:
+    """Write a config that inherits the tiny X-CLS config, on ``data_root``
+    and the first ``n_train`` / ``n_eval`` images of each split (mmengine's
+    dataset ``indices``) -- the way a user points a config at their data."""
+    text = f'''_base_ = [{repo_path('configs', 'tiny', 'fx_cls_tiny.py')!r}]
+data_root = {data_root!r}
+_small = dict(train=dict(indices={n_train}), val=dict(indices={n_eval}),
+              test=dict(indices={n_eval}))
+fx_datasets = [
+    dict(name='CovidLungs', data_root=data_root,
+         cls=dict(classes=['COVID-19'], **_small),
+         loc=dict(classes=['Right Lung', 'Left Lung'], **_small),
+         seg=dict(classes=['Lungs'], **_small)),
+    dict(name='CovidBoxes', data_root=data_root,
+         cls=dict(classes=['COVID-19'], **_small),
+         loc=dict(classes=['Right Lung', 'Left Lung'], **_small)),
+    dict(name='LungMasks', data_root=data_root,
+         seg=dict(classes=['Lungs'], **_small)),
+]
+default_hooks = dict(checkpoint=dict(max_keep_ckpts=-1), logger=dict(interval=1))
+custom_hooks = [
+    dict(type='LockReleaseHook'),
+    dict(type='EMATeacherHook', momentum=0.8, interval='pass'),
+    dict(type='RandomStateHook'),
+    dict(type='RunAuditHook'),
+]
+{extra}
+'''
+    with open(path, 'w') as f:
+        f.write(text)
+    return path

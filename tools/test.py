@@ -20,7 +20,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import fx_mm  # noqa: E402,F401
 from fx_mm.evaluation import metrics_table, write_report  # noqa: E402
-from fx_mm.utils.runtime import setup_runtime_cfg  # noqa: E402
+from fx_mm.utils.runtime import (init_cpu_distributed,  # noqa: E402
+                                 setup_runtime_cfg)
 
 
 def parse_args():
@@ -50,6 +51,7 @@ def main():
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     setup_runtime_cfg(cfg, args.config, args.work_dir)
+    init_cpu_distributed(args.launcher)
     cfg.load_from = args.checkpoint
     if args.split == 'val':
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, type='MultiTaskValLoop')

@@ -14,7 +14,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import fx_mm  # noqa: E402,F401  (registers components, safe checkpoint load)
-from fx_mm.utils.runtime import setup_runtime_cfg  # noqa: E402
+from fx_mm.utils.runtime import (init_cpu_distributed,  # noqa: E402
+                                 setup_runtime_cfg)
 
 
 def parse_args():
@@ -49,6 +50,7 @@ def main():
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     setup_runtime_cfg(cfg, args.config, args.work_dir)
+    init_cpu_distributed(args.launcher)
     if args.amp:
         amp_type = dict(FXOptimWrapper='FXAmpOptimWrapper',
                         OptimWrapper='AmpOptimWrapper')

@@ -11,7 +11,8 @@ def setup_runtime_cfg(cfg: Config, config_path: str,
 
     - ``work_dir``: the command line's, else the config's, else
       ``./work_dirs/<config name>``.
-    - Without CUDA, distributed runs use gloo (nccl needs GPUs).
+    - Without CUDA, distributed runs use gloo (nccl needs GPUs) and DDP
+      wraps a CPU module (no ``device_ids``).
     """
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -21,4 +22,20 @@ def setup_runtime_cfg(cfg: Config, config_path: str,
     if not torch.cuda.is_available():
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
         cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+        if cfg.get('model_wrapper_cfg') is not None:
+            cfg.model_wrapper_cfg['device_ids'] = None
     return cfg
+
+
+def init_cpu_distributed(launcher: str) -> None:
+    """Start the gloo process group for CPU-only distributed runs.
+
+    mmengine 0.10.7's pytorch launcher calls ``torch.cuda.set_device``
+    unconditionally, which fails without CUDA; when the group already exists
+    the runner uses it as it is. With CUDA, or without a launcher, this does
+    nothing and mmengine initialises as usual.
+    """
+    import torch.distributed as dist
+    if launcher == 'pytorch' and not torch.cuda.is_available() \
+            and not dist.is_initialized():
+        dist.init_process_group(backend='gloo')

@@ -38,6 +38,14 @@ class Pass:
                 f'{num_steps} {self.dataset}/{self.task} {self.kind}')
 
 
+def _with_context(error: Exception, context: str) -> Exception:
+    """The same kind of error, its message prefixed with ``context``."""
+    try:
+        return type(error)(f'{context}: {error}')
+    except Exception:
+        return ValueError(f'{context}: {error}')
+
+
 def unwrap(model):
     """The model inside a DDP wrapper, or the model."""
     return model.module if is_model_wrapper(model) else model
@@ -147,7 +155,12 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
             entry = find_entry(self.datasets, dataset)
             ds_cfg = dataset_cfg(entry, task, 'train',
                                  self.pipelines[task]['train'])
-            built = DATASETS.build(ds_cfg)
+            try:
+                built = DATASETS.build(ds_cfg)
+            except Exception as e:
+                raise _with_context(e, f'Dataset {dataset!r}, task {task!r}, '
+                                    f'train split ({ds_cfg["data_root"]}/'
+                                    f'{ds_cfg["ann_file"]})') from e
             if len(built) == 0:
                 raise ValueError(
                     f'Dataset {dataset!r}, task {task!r}: the train split '
