@@ -7,7 +7,7 @@
                                              1, 0, -1 (uncertain), blank (missing)
     <out>/loc/{train,val,test}.json          COCO detection, categories in class order
     <out>/seg/{train,val,test}.txt           image file names with masks
-    <out>/seg/masks/<class index>/<stem>.png 0/255 mask per class and image
+    <out>/seg/masks/<class>/<stem>.png       0/255 mask per class and image
     <out>/splits/{train,val,test}.txt        every image of the split
     <out>/meta.json                          name, classes per task, counts, source
 """
@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from fx_mm.datasets.image_io import read_gray
+from fx_mm.datasets.transforms.loading import mask_folder
 
 SPLITS = ('train', 'val', 'test')
 
@@ -55,6 +56,7 @@ class PreparedWriter:
         self.boxes: Dict[str, List[tuple]] = {}
         self.masked: List[str] = []
         self.skipped: Dict[str, int] = {}
+        _clear_previous_output(out)
         os.makedirs(osp.join(out, 'images'), exist_ok=True)
 
     # ------------------------------------------------------------- images
@@ -149,12 +151,12 @@ class PreparedWriter:
                              f'for {len(classes)} classes.')
         info = self.images[file_name]
         stem = osp.splitext(file_name)[0]
-        for index, mask in enumerate(masks):
+        for name, mask in zip(classes, masks):
             mask = mask.astype(np.uint8) * 255
             if mask.shape != (info['height'], info['width']):
                 mask = cv2.resize(mask, (info['width'], info['height']),
                                   interpolation=cv2.INTER_NEAREST)
-            folder = osp.join(self.out, 'seg', 'masks', str(index))
+            folder = osp.join(self.out, 'seg', 'masks', mask_folder(name))
             os.makedirs(folder, exist_ok=True)
             cv2.imwrite(osp.join(folder, stem + '.png'), mask)
         self.masked.append(file_name)
@@ -226,6 +228,29 @@ class PreparedWriter:
             dict(id=i + 1, name=c) for i, c in enumerate(self.classes['loc'])])
         with open(osp.join(self.out, 'loc', f'{split}.json'), 'w') as f:
             json.dump(coco, f)
+
+
+LAYOUT_ENTRIES = ('images', 'cls', 'loc', 'seg', 'splits', 'meta.json')
+
+
+def _clear_previous_output(out: str) -> None:
+    """Make a rerun give exactly the new output.
+
+    A folder written by a converter before (it has meta.json) has its layout
+    entries removed; any other non-empty folder is refused, so a mistyped
+    --out never deletes a user's files.
+    """
+    if not osp.isdir(out) or not os.listdir(out):
+        return
+    if not osp.isfile(osp.join(out, 'meta.json')):
+        raise ValueError(f'--out {out} is not empty and was not written by '
+                         'data_prep (no meta.json); choose an empty folder.')
+    for entry in LAYOUT_ENTRIES:
+        path = osp.join(out, entry)
+        if osp.isdir(path):
+            shutil.rmtree(path)
+        elif osp.isfile(path):
+            os.remove(path)
 
 
 def _write_lines(path: str, lines: Iterable[str]) -> None:

@@ -1,6 +1,8 @@
 """Shared helpers for the fx_mm tests."""
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 
@@ -67,3 +69,26 @@ custom_hooks = [
     with open(path, 'w') as f:
         f.write(text)
     return path
+
+
+def run_python(args, check=True, env=None):
+    """Run ``python ARGS`` in the repository; on failure show its output."""
+    proc = subprocess.run([sys.executable] + list(args), cwd=REPO, text=True,
+                          capture_output=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{args} failed:\n{proc.stdout[-3000:]}\n'
+                             f'{proc.stderr[-5000:]}')
+    return proc
+
+
+@pytest.fixture(scope='session')
+def trained_tiny(covid_lungs, tmp_path_factory):
+    """One cycle of the tiny 3-dataset X-CLS config through tools/train.py,
+    validated after every pass: (work dir, config, output)."""
+    tmp = tmp_path_factory.mktemp('cycle')
+    config = tiny_train_config(str(tmp / 'cfg.py'), covid_lungs,
+                               extra="train_cfg = dict(val_by='pass')")
+    work_dir = str(tmp / 'work')
+    proc = run_python([repo_path('tools', 'train.py'), config, '--work-dir',
+                       work_dir])
+    return work_dir, config, proc.stdout + proc.stderr

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 
-def main(src, out, n_masked=120, n_other=80, size=192, seed=0):
+def main(src, out, n_masked=300, n_other=100, size=160, seed=0):
     with open(osp.join(src, 'labels.csv'), newline='') as f:
         reader = csv.DictReader(f)
         columns, rows = reader.fieldnames, list(reader)

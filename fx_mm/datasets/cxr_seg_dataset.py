@@ -11,7 +11,7 @@ class CXRSegDataset(BaseSegDataset):
     """Images with one binary mask per class, from a prepared ``seg/*.txt``.
 
     The split file lists image file names (relative to ``img_path``); each
-    image has a mask per class at ``<seg_map_path>/<class index>/<stem>.png``.
+    image has a mask per class at ``<seg_map_path>/<class>/<stem>.png``.
     :class:`LoadMultiLabelMasks` stacks them into one (H, W, C) map, since a
     pixel may carry several classes (a clavicle over a lung).
 

@@ -3,13 +3,11 @@ import glob
 import os
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from tests.conftest import REPO, repo_path, tiny_train_config
+from tests.conftest import REPO, repo_path, run_python, tiny_train_config
 
 TRAIN = repo_path('tools', 'train.py')
 # The tiny 3-dataset cycle: CovidLungs cls, loc (lock, release), seg (lock,
@@ -21,13 +19,7 @@ PASSES = [('CovidLungs', 'cls', 'full'), ('CovidLungs', 'loc', 'lock'),
           ('LungMasks', 'seg', 'lock'), ('LungMasks', 'seg', 'release')]
 
 
-def run(args, check=True, env=None):
-    proc = subprocess.run([sys.executable] + args, cwd=REPO, text=True,
-                          capture_output=True, env=env)
-    if check and proc.returncode != 0:
-        raise AssertionError(f'{args} failed:\n{proc.stdout[-3000:]}\n'
-                             f'{proc.stderr[-5000:]}')
-    return proc
+run = run_python
 
 
 def state(work_dir, epoch):
@@ -36,13 +28,8 @@ def state(work_dir, epoch):
 
 
 @pytest.fixture(scope='module')
-def one_cycle(covid_lungs, tmp_path_factory):
-    """An uninterrupted one-cycle run: its work dir and config."""
-    tmp = tmp_path_factory.mktemp('cycle')
-    config = tiny_train_config(str(tmp / 'cfg.py'), covid_lungs)
-    work_dir = str(tmp / 'work')
-    proc = run([TRAIN, config, '--work-dir', work_dir])
-    return work_dir, config, proc.stdout + proc.stderr
+def one_cycle(trained_tiny):
+    return trained_tiny
 
 
 def test_one_cycle_writes_checkpoints_and_logs(one_cycle):

@@ -6,7 +6,7 @@ chestx_det_classes = [
     'Nodule', 'Pleural Thickening', 'Pneumothorax'
 ]
 chestx_det = dict(
-    name='ChestX-Det',
+    name='ChestX-Det', data_root='data/chestx_det',
     cls=dict(classes=chestx_det_classes),
     loc=dict(classes=chestx_det_classes),
     seg=dict(classes=chestx_det_classes))

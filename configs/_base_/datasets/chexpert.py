@@ -5,4 +5,4 @@ chexpert_classes = [
     'Atelectasis', 'Pneumothorax', 'Pleural Effusion', 'Pleural Other',
     'Fracture', 'Support Devices'
 ]
-chexpert = dict(name='CheXpert', cls=dict(classes=chexpert_classes))
+chexpert = dict(name='CheXpert', data_root='data/chexpert', cls=dict(classes=chexpert_classes))

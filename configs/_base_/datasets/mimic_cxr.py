@@ -5,4 +5,4 @@ mimic_cxr_classes = [
     'Atelectasis', 'Pneumothorax', 'Pleural Effusion', 'Pleural Other',
     'Fracture', 'Support Devices'
 ]
-mimic_cxr = dict(name='MIMIC-CXR', cls=dict(classes=mimic_cxr_classes))
+mimic_cxr = dict(name='MIMIC-CXR', data_root='data/mimic_cxr', cls=dict(classes=mimic_cxr_classes))

@@ -5,4 +5,4 @@ nih_chestxray14_classes = [
     'Emphysema', 'Fibrosis', 'Pleural Thickening', 'Hernia'
 ]
 nih_chestxray14 = dict(
-    name='NIH-ChestX-ray14', cls=dict(classes=nih_chestxray14_classes))
+    name='NIH-ChestX-ray14', data_root='data/nih_chestxray14', cls=dict(classes=nih_chestxray14_classes))

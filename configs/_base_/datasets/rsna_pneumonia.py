@@ -4,6 +4,6 @@ rsna_pneumonia_classes = [
     'Normal', 'No Lung Opacity / Not Normal', 'Lung Opacity'
 ]
 rsna_pneumonia = dict(
-    name='RSNA-Pneumonia',
+    name='RSNA-Pneumonia', data_root='data/rsna_pneumonia',
     cls=dict(classes=rsna_pneumonia_classes),
     loc=dict(classes=['Pneumonia']))

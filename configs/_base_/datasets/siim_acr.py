@@ -1,7 +1,7 @@
 # SIIM-ACR Pneumothorax Segmentation (2019): label, boxes derived from the
 # masks, and masks.
 siim_acr = dict(
-    name='SIIM-ACR',
+    name='SIIM-ACR', data_root='data/siim_acr',
     cls=dict(classes=['Pneumothorax']),
     loc=dict(classes=['Pneumothorax']),
     seg=dict(classes=['Pneumothorax']))

@@ -10,6 +10,6 @@ vindr_cxr_lesion_classes = [
     'Other lesion', 'Pleural effusion', 'Pleural thickening', 'Pneumothorax',
     'Pulmonary fibrosis'
 ]
-vindr_cxr = dict(name='VinDr-CXR', cls=dict(classes=vindr_cxr_classes))
+vindr_cxr = dict(name='VinDr-CXR', data_root='data/vindr_cxr', cls=dict(classes=vindr_cxr_classes))
 vindr_cxr_lesions = dict(
-    name='VinDr-CXR-lesions', loc=dict(classes=vindr_cxr_lesion_classes))
+    name='VinDr-CXR-lesions', data_root='data/vindr_cxr', loc=dict(classes=vindr_cxr_lesion_classes))

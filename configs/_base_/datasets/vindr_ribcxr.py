@@ -2,4 +2,4 @@
 vindr_ribcxr_classes = [f'R{i}' for i in range(1, 11)] + [
     f'L{i}' for i in range(1, 11)
 ]
-vindr_ribcxr = dict(name='VinDr-RibCXR', seg=dict(classes=vindr_ribcxr_classes))
+vindr_ribcxr = dict(name='VinDr-RibCXR', data_root='data/vindr_ribcxr', seg=dict(classes=vindr_ribcxr_classes))

@@ -1,5 +1,6 @@
 """Loading transforms: radiographs of any format, multi-label masks."""
 import os.path as osp
+import re
 from typing import Optional
 
 import numpy as np
@@ -7,6 +8,16 @@ from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 
 from ..image_io import read_gray
+
+
+def mask_folder(class_name: str) -> str:
+    """The folder of a class's masks in the prepared layout: the class name,
+    with characters unsafe in paths replaced (``Nodule/Mass`` ->
+    ``Nodule_Mass``)."""
+    folder = re.sub(r'[^A-Za-z0-9._ -]+', '_', class_name).strip()
+    if not folder or folder in ('.', '..'):
+        raise ValueError(f'class name {class_name!r} gives no folder name.')
+    return folder
 
 
 @TRANSFORMS.register_module()
@@ -33,9 +44,11 @@ class LoadCXRImage(BaseTransform):
 class LoadMultiLabelMasks(BaseTransform):
     """Load one binary mask per class into an (H, W, C) uint8 array.
 
-    The prepared layout keeps ``<seg_map_dir>/<class index>/<stem>.png``
-    (0 / 255 or 0 / 1) for every image and class. Channels follow the class
-    list's order, so class order never depends on a directory listing.
+    The prepared layout keeps ``<seg_map_dir>/<class folder>/<stem>.png``
+    (0 / 255 or 0 / 1) for every image and class, the folder named after the
+    class (:func:`mask_folder`). Channels follow the config's class list, so
+    class order never depends on a directory listing, and a config may use a
+    subset of a dataset's classes (e.g. the heart alone).
 
     Required keys: ``seg_map_dir``, ``seg_stem``, ``classes``, ``img_shape``.
     Added keys: ``gt_seg_map`` (H, W, C) uint8 in {0, 1}, ``seg_fields``.
@@ -44,8 +57,8 @@ class LoadMultiLabelMasks(BaseTransform):
     def transform(self, results: dict) -> dict:
         h, w = results['ori_shape'][:2]
         channels = []
-        for index, name in enumerate(results['classes']):
-            path = osp.join(results['seg_map_dir'], str(index),
+        for name in results['classes']:
+            path = osp.join(results['seg_map_dir'], mask_folder(name),
                             results['seg_stem'] + '.png')
             mask = read_gray(path)
             if mask.shape != (h, w):

@@ -1,6 +1,9 @@
 """The cyclic Lock-Release training loop of Foundation X."""
 import copy
-from dataclasses import dataclass
+import json
+import os
+import os.path as osp
+from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -215,6 +218,14 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         return self._loaders[p]
 
     # ---------------------------------------------------------------- run
+    def run(self):
+        """Write the schedule into the work dir, then mmengine's run."""
+        if self.runner.rank == 0:
+            os.makedirs(self.runner.work_dir, exist_ok=True)
+            with open(osp.join(self.runner.work_dir, 'schedule.json'), 'w') as f:
+                json.dump([asdict(p) for p in self.schedule], f, indent=1)
+        return super().run()
+
     def run_epoch(self) -> None:
         """Run the current pass with its own dataloader."""
         self.dataloader = self._loader(self.current_pass)

@@ -4,7 +4,6 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.evaluator import Evaluator
-from mmengine.logging import print_log
 from mmengine.registry import DATASETS, LOOPS
 from mmengine.runner.amp import autocast
 from mmengine.runner.base_loop import BaseLoop
@@ -66,6 +65,19 @@ class _MultiTaskEvalLoop(BaseLoop):
         self.tasks = tuple(tasks) if tasks else ('cls', 'loc', 'seg')
         self.fp16 = fp16
         self._loaders: Dict[tuple, object] = {}
+        self._current = None
+
+    @property
+    def dataloader(self):
+        """The dataloader being evaluated (the first one before a run);
+        mmengine's hooks read its length for their progress lines."""
+        if self._current is None:
+            self._current = self._loader(*self.steps()[0])
+        return self._current
+
+    @dataloader.setter
+    def dataloader(self, loader) -> None:
+        self._current = loader
 
     def steps(self) -> List[tuple]:
         """The (dataset, task) pairs evaluated: table order, model heads."""

@@ -419,6 +419,65 @@ class FoundationX(BaseModel):
                              test_cfg=None)
         return self._seg_postprocess(logits, data_samples, seg.threshold)
 
+    @torch.no_grad()
+    def predict_all(self, inputs: Tensor, data_samples: Sequence) -> List[dict]:
+        """Every head's prediction from one backbone pass (inference).
+
+        The backbone runs once, the localization encoder and the UPerNet
+        body once; then each dataset's classification head, DINO decoder and
+        segmentation classifier runs on the shared features -- what makes
+        one Foundation X cheaper than a model per task.
+
+        Args:
+            inputs (Tensor): Images (B, 3, H, W), preprocessed.
+            data_samples (list): One sample per image with ``img_shape``,
+                ``ori_shape``, ``scale_factor`` and ``batch_input_shape``
+                (e.g. from PackDetInputs and the data preprocessor).
+
+        Returns:
+            list[dict]: Per image: ``cls`` {dataset: (C,) probabilities},
+            ``loc`` {dataset: InstanceData with bboxes (original pixels),
+            scores, labels}, ``seg`` {dataset: (C, H, W) uint8 masks at the
+            original size}.
+        """
+        use_teacher = self.predict_with == 'teacher'
+        parts = self.parts(use_teacher)
+        feats = self.extract_feat(inputs, teacher=use_teacher)
+        out = [dict(cls={}, loc={}, seg={}) for _ in data_samples]
+        if self.cls_heads is not None:
+            pooled = parts['cls_neck'](feats[-1:])
+            for name, head in parts['cls_heads'].items():
+                probs = head(pooled).sigmoid()
+                for result, p in zip(out, probs):
+                    result['cls'][name] = p
+        if self.loc is not None:
+            loc = parts['loc']
+            encoder_outputs, decoder_inputs = loc.encode(
+                loc.extract_feat(feats), data_samples)
+            for name in loc.dataset_names:
+                samples = [copy.deepcopy(s) for s in data_samples]
+                for s in samples:
+                    s.set_metainfo(dict(dataset=name, task='loc'))
+                head_inputs = loc.decode(encoder_outputs, decoder_inputs,
+                                         samples)
+                preds = loc.bbox_head.predict(
+                    **head_inputs, rescale=True, batch_data_samples=samples)
+                for result, pred in zip(out, preds):
+                    result['loc'][name] = pred
+        if self.seg is not None:
+            seg = parts['seg']
+            fused = seg._forward_feature(feats)
+            metas = [s.metainfo for s in data_samples]
+            for name in seg.dataset_names:
+                seg.route(name)
+                logits = seg.predict_by_feat(seg.cls_seg(fused), metas)
+                samples = self._seg_postprocess(
+                    logits, [copy.deepcopy(s) for s in data_samples],
+                    seg.threshold)
+                for result, s in zip(out, samples):
+                    result['seg'][name] = s.pred_sem_seg.data
+        return out
+
     @staticmethod
     def _seg_postprocess(logits: Tensor, data_samples: Sequence,
                          threshold: float) -> List:

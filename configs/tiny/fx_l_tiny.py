@@ -1,0 +1,3 @@
+# Tiny X-L (localization only) on the bundled sample, for tests and CPU runs.
+_base_ = ['./fx_cls_tiny.py']
+model = dict(classification=None, segmentation=None)

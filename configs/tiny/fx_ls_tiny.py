@@ -1,0 +1,3 @@
+# Tiny X-LS (localization and segmentation) on the bundled sample, for tests and CPU runs.
+_base_ = ['./fx_cls_tiny.py']
+model = dict(classification=None)

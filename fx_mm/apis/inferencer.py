@@ -1,0 +1,176 @@
+"""Run a trained Foundation X on new radiographs (like mmdet's DetInferencer)."""
+import os
+import os.path as osp
+from typing import Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmcv.transforms import Compose
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from fx_mm.datasets.image_io import ImageReadError, read_gray, to_uint8
+from fx_mm.utils import build_model_from_cfg
+
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.dcm', '.dicom', '.mha', '.tif',
+                  '.tiff', '.bmp')
+
+
+def list_inputs(inputs) -> list:
+    """Expand folders (sorted, image suffixes only) and wrap single inputs."""
+    if isinstance(inputs, (str, np.ndarray)):
+        inputs = [inputs]
+    items = []
+    for item in inputs:
+        if isinstance(item, str) and osp.isdir(item):
+            items += sorted(
+                osp.join(item, f) for f in os.listdir(item)
+                if f.lower().endswith(IMAGE_SUFFIXES))
+        else:
+            items.append(item)
+    return items
+
+
+def load_fitting_checkpoint(model: torch.nn.Module, checkpoint: str) -> None:
+    """Load weights that must fit the model exactly; say what does not.
+
+    Raises:
+        ValueError: Naming the checkpoint and the missing, unexpected or
+            mis-shaped keys.
+    """
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(k for k in set(own) & set(state)
+                    if own[k].shape != state[k].shape)
+    if missing or unexpected or shapes:
+        def few(keys):
+            return ', '.join(keys[:5]) + (' ...' if len(keys) > 5 else '')
+        raise ValueError(
+            f'{checkpoint} does not fit this config: {len(missing)} missing '
+            f'keys [{few(missing)}], {len(unexpected)} unexpected keys '
+            f'[{few(unexpected)}], {len(shapes)} of another shape '
+            f'[{few(shapes)}]. Was it trained with another config?')
+    model.load_state_dict(state)
+
+
+class FXInferencer:
+    """Predict every head of a Foundation X on images.
+
+    Args:
+        config (str | Config): The model's config.
+        checkpoint (str, optional): Weights (the training checkpoint; the
+            teacher predicts unless ``predict_with='student'``).
+        predict_with (str, optional): 'teacher' or 'student'.
+        device (str): Torch device.
+
+    Example:
+        >>> infer = FXInferencer('configs/tiny/fx_covid_demo.py', 'epoch_40.pth')
+        >>> results = infer(['a.png', 'b.dcm'])
+        >>> results[0]['cls']['CovidLungs']['COVID-19']
+    """
+
+    def __init__(self, config: Union[str, Config],
+                 checkpoint: Optional[str] = None,
+                 predict_with: Optional[str] = None,
+                 device: str = 'cpu') -> None:
+        cfg = Config.fromfile(config) if isinstance(config, str) else config
+        init_default_scope(cfg.get('default_scope', 'mmdet'))
+        self.cfg = cfg
+        self.model = build_model_from_cfg(cfg)
+        if checkpoint is not None:
+            load_fitting_checkpoint(self.model, checkpoint)
+        if predict_with is not None:
+            self.model.predict_with = predict_with
+        self.model.to(device).eval()
+        self.classes = {
+            task: {e['name']: list(e[task]['classes']) for e in cfg.model.datasets
+                   if e.get(task)} for task in ('cls', 'loc', 'seg')}
+        self.pipeline = Compose([
+            self._resize_of(cfg),
+            dict(type='PackDetInputs',
+                 meta_keys=('img_path', 'ori_shape', 'img_shape',
+                            'scale_factor'))
+        ])
+
+    @staticmethod
+    def _resize_of(cfg: Config) -> dict:
+        """The test-time Resize of the config's pipelines."""
+        for t in cfg.get('fx_pipelines', {}).get('loc', {}).get('test', []):
+            if t['type'] == 'Resize':
+                return dict(t)
+        size = cfg.model.backbone.get('img_size', 224)
+        return dict(type='Resize', scale=(size, size), keep_ratio=False)
+
+    def _prepare(self, item) -> dict:
+        """One input as pipeline results: (H, W, 3) uint8 and its gray."""
+        if isinstance(item, np.ndarray):
+            gray = item if item.ndim == 2 else item[..., 0]
+            gray, path = to_uint8(gray, '<array>'), '<array>'
+        else:
+            gray, path = read_gray(str(item)), str(item)
+        results = dict(img=np.repeat(gray[..., None], 3, axis=2),
+                       img_shape=gray.shape, ori_shape=gray.shape,
+                       img_path=path)
+        return self.pipeline(results), gray
+
+    @torch.no_grad()
+    def __call__(self, inputs, batch_size: int = 4) -> List[dict]:
+        """Predict.
+
+        Args:
+            inputs: A path, an (H, W) array, a folder, or a list of these.
+            batch_size (int): Images per forward pass.
+
+        Returns:
+            list[dict]: Per image: ``path``, ``image`` (the gray (H, W)
+            array), ``cls`` {dataset: {class: probability}}, ``loc``
+            {dataset: [{'bbox': [x1, y1, x2, y2], 'score', 'label',
+            'class'}]}, ``seg`` {dataset: {class: (H, W) uint8 mask}}; or
+            ``path`` and ``error`` for an input that could not be read.
+        """
+        results, batch = [], []
+        for item in list_inputs(inputs):
+            try:
+                batch.append((item, *self._prepare(item)))
+            except (ImageReadError, OSError, ValueError) as e:
+                results.append(dict(path=str(item) if isinstance(item, str)
+                                    else '<array>', error=str(e)))
+                continue
+            if len(batch) == batch_size:
+                results += self._run(batch)
+                batch = []
+        if batch:
+            results += self._run(batch)
+        return results
+
+    def _run(self, batch) -> List[dict]:
+        data = dict(inputs=[b[1]['inputs'] for b in batch],
+                    data_samples=[b[1]['data_samples'] for b in batch])
+        data = self.model.data_preprocessor(data, False)
+        preds = self.model.predict_all(data['inputs'], data['data_samples'])
+        out = []
+        for (item, _, gray), pred in zip(batch, preds):
+            result = dict(path=item if isinstance(item, str) else '<array>',
+                          image=gray, cls={}, loc={}, seg={})
+            for name, probs in pred['cls'].items():
+                result['cls'][name] = {
+                    c: float(p) for c, p in zip(self.classes['cls'][name],
+                                                probs)}
+            for name, inst in pred['loc'].items():
+                names = self.classes['loc'][name]
+                result['loc'][name] = [
+                    {'bbox': [round(float(v), 1) for v in box],
+                     'score': float(score), 'label': int(label),
+                     'class': names[int(label)]}
+                    for box, score, label in zip(
+                        inst.bboxes, inst.scores, inst.labels)]
+            for name, masks in pred['seg'].items():
+                result['seg'][name] = {
+                    c: m.cpu().numpy() for c, m in zip(
+                        self.classes['seg'][name], masks)}
+            out.append(result)
+        return out

@@ -1,0 +1,3 @@
+from .overlay import draw_overlay
+
+__all__ = ['draw_overlay']

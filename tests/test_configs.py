@@ -1,0 +1,54 @@
+"""Every config parses; the model of each builds from the config alone."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from fx_mm.utils import build_model_from_cfg
+from tests.conftest import repo_path
+
+CONFIGS = sorted(
+    p for p in glob.glob(repo_path('configs', '**', '*.py'), recursive=True)
+    if '_base_' not in p)
+# Expected (cls, loc, seg) head counts of the paper variants.
+VARIANTS = {'fx_c.py': (11, 0, 0), 'fx_l.py': (0, 6, 0), 'fx_s.py': (0, 0, 3),
+            'fx_cl.py': (11, 6, 0), 'fx_ls.py': (0, 6, 3),
+            'fx_cls.py': (11, 6, 3), 'fx_ls_organs_vindr.py': (0, 3, 3)}
+
+
+def test_configs_are_found():
+    names = {osp.basename(p) for p in CONFIGS}
+    assert set(VARIANTS) <= names
+    assert {'fx_cls_tiny.py', 'fx_covid_demo.py', 'swin-b_cls_chexpert.py',
+            'swin-b_dino_tbx11k.py', 'swin-b_upernet_siim.py'} <= names
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(
+    p, repo_path('configs')))
+def test_config_builds_its_model(path):
+    cfg = Config.fromfile(path)
+    assert cfg.fx_datasets, 'no dataset table'
+    assert cfg.train_cfg.type == 'CyclicTrainLoop'
+    for entry in cfg.fx_datasets:
+        assert entry.get('data_root'), entry['name']
+    name = osp.basename(path)
+    tiny = 'tiny' in path
+    if not tiny and name not in VARIANTS:
+        return  # baselines: one Swin-B build is enough per branch kind below
+    cfg.model.teacher = False  # halves the build; the teacher is a copy
+    model = build_model_from_cfg(cfg)
+    counts = {t: len(v) for t, v in model.datasets.items()}
+    if name in VARIANTS:
+        assert (counts['cls'], counts['loc'], counts['seg']) == VARIANTS[name]
+
+
+def test_organ_schedule_has_twelve_passes_a_cycle():
+    cfg = Config.fromfile(repo_path('configs', 'fx_ls_organs_vindr.py'))
+    steps = [tuple(s) for s in cfg.train_cfg.steps]
+    assert steps == [('VinDr-Heart', 'loc'), ('VinDr-LeftLung', 'loc'),
+                     ('VinDr-RightLung', 'loc'), ('VinDr-Heart', 'seg'),
+                     ('VinDr-LeftLung', 'seg'), ('VinDr-RightLung', 'seg')]
+    # every step is a loc or seg step, hence a lock and a release pass
+    assert set(cfg.train_cfg.lock_tasks) == {'loc', 'seg'}
+    assert 2 * len(steps) == 12

@@ -1,0 +1,192 @@
+"""Speed benchmarks of Foundation X (measured ratios, not timed tests).
+
+    python tools/benchmark.py train [--config configs/fx_cls.py] [--steps 3]
+    python tools/benchmark.py infer [--config configs/fx_cls.py] [--repeats 3]
+
+train: on the Swin-B model at 224 px, batch 2, a few steps each after one
+warm-up step, prints one line per ratio with both absolute times:
+  - lock-pass step / release-pass step, for localization and segmentation
+    (target <= 0.6: frozen parts compute no gradient);
+  - localization step with 6 decoders / with 1 (target <= 1.05: only the
+    active decoder runs);
+  - release step with teacher and consistency / without (target <= 1.45).
+infer: one multitask predict (every head of the three tasks from one backbone
+pass) against three single-task predicts (the backbone run once per task, as
+three separate models would), target <= 0.5.
+
+Inputs are random tensors of the real shapes: these measure compute, not
+data loading (see the data pipeline benchmark for that).
+"""
+import argparse
+import copy
+import os.path as osp
+import statistics
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.logging import MMLogger  # noqa: E402
+
+import fx_mm  # noqa: E402,F401
+from fx_mm.utils import build_model_from_cfg  # noqa: E402
+
+
+def synthetic_batch(task, dataset, num_classes, size=224, batch_size=2,
+                    seed=0):
+    """A dataloader-style batch with real shapes and random content."""
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData, PixelData
+    from mmpretrain.structures import DataSample
+    from mmseg.structures import SegDataSample
+    g = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for _ in range(batch_size):
+        inputs.append(torch.randint(0, 256, (3, size, size), generator=g,
+                                    dtype=torch.uint8))
+        meta = dict(dataset=dataset, task=task, img_shape=(size, size),
+                    ori_shape=(size, size), scale_factor=(1.0, 1.0))
+        if task == 'cls':
+            s = DataSample(metainfo=meta)
+            s.set_gt_score((torch.rand(num_classes, generator=g) > .5).float())
+        elif task == 'loc':
+            s = DetDataSample(metainfo=meta)
+            xy = torch.rand(3, 2, generator=g) * size / 2
+            s.gt_instances = InstanceData(
+                bboxes=torch.cat([xy, xy + size / 4], 1),
+                labels=torch.randint(0, num_classes, (3, ), generator=g))
+        else:
+            s = SegDataSample(metainfo=meta)
+            s.gt_sem_seg = PixelData(data=(torch.rand(
+                num_classes, size, size, generator=g) > .5).to(torch.uint8))
+        samples.append(s)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def build(cfg, **model_overrides):
+    cfg = copy.deepcopy(cfg)
+    cfg.model.update(model_overrides)
+    torch.manual_seed(0)
+    model = build_model_from_cfg(cfg)
+    model.init_weights()
+    if model.teacher is not None:
+        model.sync_teacher()
+    return model.train()
+
+
+def time_steps(model, task, dataset, steps, lock=False):
+    """Median seconds of a full train step (forward, backward, AdamW)."""
+    for p in model.student_parameters():
+        p.requires_grad_(not lock)
+    if lock:
+        for p in model.head_of(task, dataset).parameters():
+            p.requires_grad_(True)
+    optim = torch.optim.AdamW(
+        [p for p in model.student_parameters()], lr=1e-5)
+    num_classes = (model.cls_heads[dataset].num_classes if task == 'cls' else
+                   model.loc.num_classes[dataset] if task == 'loc' else
+                   model.seg.num_classes_of[dataset])
+    times = []
+    for i in range(steps + 1):  # the first is warm-up
+        data = model.data_preprocessor(
+            synthetic_batch(task, dataset, num_classes, seed=i), True)
+        start = time.perf_counter()
+        loss, _ = model.parse_losses(model(**data, mode='loss'))
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        if i:
+            times.append(time.perf_counter() - start)
+    for p in model.student_parameters():
+        p.requires_grad_(True)
+    return statistics.median(times)
+
+
+def line(name, a, b, target, a_name, b_name):
+    ratio = a / b
+    verdict = 'meets' if ratio <= target else 'MISSES'
+    print(f'{name}: {ratio:.3f} ({verdict} target <= {target}) -- '
+          f'{a_name} {a:.2f} s, {b_name} {b:.2f} s', flush=True)
+
+
+def bench_train(cfg, steps):
+    print(f'threads: {torch.get_num_threads()}, steps per figure: {steps} '
+          '(median, after one warm-up), 224 px, batch 2', flush=True)
+    model = build(cfg)
+    loc_ds = model.loc.dataset_names[0]
+    seg_ds = model.seg.dataset_names[0]
+    for task, ds in (('loc', loc_ds), ('seg', seg_ds)):
+        lock = time_steps(model, task, ds, steps, lock=True)
+        release = time_steps(model, task, ds, steps)
+        line(f'{task} lock/release step', lock, release, 0.6, 'lock',
+             'release')
+    six = time_steps(model, 'loc', loc_ds, steps)
+    one_table = [dict(name=loc_ds, loc=dict(classes=[
+        str(i) for i in range(model.loc.num_classes[loc_ds])]))]
+    one = build(cfg, datasets=one_table)  # a table with one loc dataset
+    one_time = time_steps(one, 'loc', loc_ds, steps)
+    line(f'loc step with {len(model.loc.dataset_names)} decoders / 1',
+         six, one_time, 1.05, f'{len(model.loc.dataset_names)} decoders',
+         '1 decoder')
+    del one
+    with_teacher = time_steps(model, 'seg', seg_ds, steps)
+    plain = build(cfg, teacher=False)
+    without = time_steps(plain, 'seg', seg_ds, steps)
+    line('release step with teacher+consistency / without', with_teacher,
+         without, 1.45, 'with', 'without')
+
+
+@torch.no_grad()
+def bench_infer(cfg, repeats):
+    model = build(cfg).eval()
+    data = model.data_preprocessor(synthetic_batch('loc', 'x', 1,
+                                                   batch_size=1), False)
+    inputs, samples = data['inputs'], data['data_samples']
+
+    # Three single-task models with the same weights: each runs the
+    # backbone once and then every head of its task.
+    alone = {}
+    for task, key in (('cls', 'classification'), ('loc', 'localization'),
+                      ('seg', 'segmentation')):
+        others = {k: None for k in ('classification', 'localization',
+                                    'segmentation') if k != key}
+        m = build(cfg, **others).eval()
+        m.load_state_dict(model.state_dict(), strict=False)
+        alone[task] = m
+
+    def timed(fn):
+        fn()  # warm-up
+        ts = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - start)
+        return statistics.median(ts)
+
+    multi = timed(lambda: model.predict_all(inputs, samples))
+    separate = sum(
+        timed(lambda m=m: m.predict_all(inputs, samples))
+        for m in alone.values())
+    line('multitask predict / three single-task predicts', multi, separate,
+         0.5, 'multitask', 'three single-task')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('mode', choices=['train', 'infer'])
+    parser.add_argument('--config', default='configs/fx_cls.py')
+    parser.add_argument('--steps', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=3)
+    args = parser.parse_args()
+    MMLogger.get_instance('mmengine', log_level='WARNING')
+    cfg = Config.fromfile(args.config)
+    if args.mode == 'train':
+        bench_train(cfg, args.steps)
+    else:
+        bench_infer(cfg, args.repeats)
+
+
+if __name__ == '__main__':
+    main()
