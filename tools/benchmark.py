@@ -18,7 +18,6 @@ Inputs are random tensors of the real shapes: these measure compute, not
 data loading (see the data pipeline benchmark for that).
 """
 import argparse
-import copy
 import os.path as osp
 import statistics
 import sys
@@ -31,49 +30,12 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 
 import fx_mm  # noqa: E402,F401
-from fx_mm.utils import build_model_from_cfg  # noqa: E402
-
-
-def synthetic_batch(task, dataset, num_classes, size=224, batch_size=2,
-                    seed=0):
-    """A dataloader-style batch with real shapes and random content."""
-    from mmdet.structures import DetDataSample
-    from mmengine.structures import InstanceData, PixelData
-    from mmpretrain.structures import DataSample
-    from mmseg.structures import SegDataSample
-    g = torch.Generator().manual_seed(seed)
-    inputs, samples = [], []
-    for _ in range(batch_size):
-        inputs.append(torch.randint(0, 256, (3, size, size), generator=g,
-                                    dtype=torch.uint8))
-        meta = dict(dataset=dataset, task=task, img_shape=(size, size),
-                    ori_shape=(size, size), scale_factor=(1.0, 1.0))
-        if task == 'cls':
-            s = DataSample(metainfo=meta)
-            s.set_gt_score((torch.rand(num_classes, generator=g) > .5).float())
-        elif task == 'loc':
-            s = DetDataSample(metainfo=meta)
-            xy = torch.rand(3, 2, generator=g) * size / 2
-            s.gt_instances = InstanceData(
-                bboxes=torch.cat([xy, xy + size / 4], 1),
-                labels=torch.randint(0, num_classes, (3, ), generator=g))
-        else:
-            s = SegDataSample(metainfo=meta)
-            s.gt_sem_seg = PixelData(data=(torch.rand(
-                num_classes, size, size, generator=g) > .5).to(torch.uint8))
-        samples.append(s)
-    return dict(inputs=inputs, data_samples=samples)
+from fx_mm.testing import make_batch  # noqa: E402
+from fx_mm.utils import build_initialised_model  # noqa: E402
 
 
 def build(cfg, **model_overrides):
-    cfg = copy.deepcopy(cfg)
-    cfg.model.update(model_overrides)
-    torch.manual_seed(0)
-    model = build_model_from_cfg(cfg)
-    model.init_weights()
-    if model.teacher is not None:
-        model.sync_teacher()
-    return model.train()
+    return build_initialised_model(cfg, **model_overrides).train()
 
 
 def time_steps(model, task, dataset, steps, lock=False):
@@ -91,7 +53,8 @@ def time_steps(model, task, dataset, steps, lock=False):
     times = []
     for i in range(steps + 1):  # the first is warm-up
         data = model.data_preprocessor(
-            synthetic_batch(task, dataset, num_classes, seed=i), True)
+            make_batch(task, dataset, num_classes, size=224, seed=i,
+                       num_boxes=3), True)
         start = time.perf_counter()
         loss, _ = model.parse_losses(model(**data, mode='loss'))
         optim.zero_grad(set_to_none=True)
@@ -141,8 +104,8 @@ def bench_train(cfg, steps):
 @torch.no_grad()
 def bench_infer(cfg, repeats):
     model = build(cfg).eval()
-    data = model.data_preprocessor(synthetic_batch('loc', 'x', 1,
-                                                   batch_size=1), False)
+    data = model.data_preprocessor(make_batch('loc', 'x', 1, size=224,
+                                              batch_size=1), False)
     inputs, samples = data['inputs'], data['data_samples']
 
     # Three single-task models with the same weights: each runs the

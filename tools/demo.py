@@ -16,7 +16,6 @@ Every step is one of the project's public entry points.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import shutil
 import subprocess

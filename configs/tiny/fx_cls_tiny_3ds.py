@@ -2,7 +2,8 @@
 # single- and multi-class heads: SIIM-ACR (cls, loc, seg; 1 class),
 # ChestX-Det (cls, loc, seg; 13 classes), TBX11K (cls, loc).
 _base_ = [
-    '../_base_/models/foundation_x_tiny.py',
+    '../_base_/models/foundation_x_tiny.py', '../_base_/fx_runtime.py',
+    '../_base_/pipelines/cxr_64.py',
     '../_base_/datasets/siim_acr.py',
     '../_base_/datasets/chestx_det.py',
     '../_base_/datasets/tbx11k.py',

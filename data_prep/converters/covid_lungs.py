@@ -10,7 +10,6 @@ import json
 import os.path as osp
 from typing import Optional
 
-import numpy as np
 
 from fx_mm.datasets.image_io import read_gray
 from ..layout import PreparedWriter

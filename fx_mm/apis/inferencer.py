@@ -1,7 +1,7 @@
 """Run a trained Foundation X on new radiographs (like mmdet's DetInferencer)."""
 import os
 import os.path as osp
-from typing import Iterable, List, Optional, Sequence, Union
+from typing import List, Optional, Union
 
 import numpy as np
 import torch

@@ -13,6 +13,24 @@ def build_model_from_cfg(cfg: Config) -> nn.Module:
     return MODELS.build(cfg.model)
 
 
+def build_initialised_model(cfg: Config, seed: int = 0,
+                            **model_overrides) -> nn.Module:
+    """Build ``cfg.model`` (with overrides), initialise its weights with
+    ``seed`` and make the teacher, if any, a copy of the student -- the
+    state training starts from."""
+    import copy
+
+    import torch
+    cfg = copy.deepcopy(cfg)
+    cfg.model.update(model_overrides)
+    torch.manual_seed(seed)
+    model = build_model_from_cfg(cfg)
+    model.init_weights()
+    if getattr(model, 'teacher', None) is not None:
+        model.sync_teacher()
+    return model
+
+
 def _count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 

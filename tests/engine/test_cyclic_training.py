@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from tests.conftest import REPO, repo_path, run_python, tiny_train_config
+from tests.conftest import repo_path, run_python, tiny_train_config
 
 TRAIN = repo_path('tools', 'train.py')
 # The tiny 3-dataset cycle: CovidLungs cls, loc (lock, release), seg (lock,

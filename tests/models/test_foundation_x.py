@@ -5,22 +5,15 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from fx_mm.utils import build_model_from_cfg
+from fx_mm.utils import build_initialised_model, build_model_from_cfg
 from tests.conftest import repo_path
-from tests.models.batches import make_batch
+from fx_mm.testing import make_batch
 
 TINY_3DS = repo_path('configs', 'tiny', 'fx_cls_tiny_3ds.py')
 
 
 def build_tiny(**model_overrides):
-    cfg = Config.fromfile(TINY_3DS)
-    cfg.model.update(model_overrides)
-    torch.manual_seed(0)
-    model = build_model_from_cfg(cfg)
-    model.init_weights()
-    if model.teacher is not None:
-        model.sync_teacher()
-    return model
+    return build_initialised_model(Config.fromfile(TINY_3DS), **model_overrides)
 
 
 @pytest.fixture(scope='module')

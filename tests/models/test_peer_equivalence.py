@@ -15,7 +15,7 @@ from mmseg.registry import MODELS as SEG_MODELS
 
 from fx_mm.utils import build_model_from_cfg
 from tests.conftest import repo_path
-from tests.models.batches import make_batch
+from fx_mm.testing import make_batch
 
 TINY = repo_path('configs', 'tiny', 'fx_cls_tiny_3ds.py')
 

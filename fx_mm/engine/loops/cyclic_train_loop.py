@@ -6,7 +6,6 @@ import os.path as osp
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
 from mmengine.model import is_model_wrapper
 from mmengine.registry import DATASETS, LOOPS
 from mmengine.runner import EpochBasedTrainLoop

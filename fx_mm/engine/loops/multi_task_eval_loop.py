@@ -1,7 +1,10 @@
 """Evaluate every task of every dataset: validation and test loops."""
+import contextlib
 import copy
+import random
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
 import torch
 from mmengine.evaluator import Evaluator
 from mmengine.registry import DATASETS, LOOPS
@@ -15,6 +18,22 @@ from .cyclic_train_loop import unwrap
 DEFAULT_METRICS = dict(cls=dict(type='MultiLabelAUC'),
                        loc=dict(type='CocoAP40Metric'),
                        seg=dict(type='MultiLabelDice'))
+
+
+@contextlib.contextmanager
+def preserved_random_state():
+    """Restore the Python, numpy and torch (CPU and CUDA) generators on exit."""
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() \
+        else None
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
 
 
 class _MultiTaskEvalLoop(BaseLoop):
@@ -97,7 +116,16 @@ class _MultiTaskEvalLoop(BaseLoop):
         return self._loaders[(dataset, task)]
 
     def run(self) -> dict:
-        """Evaluate everything; returns ``{<dataset>/<task>/<metric>: v}``."""
+        """Evaluate everything; returns ``{<dataset>/<task>/<metric>: v}``.
+
+        The random generators are restored afterwards, so training draws
+        the same numbers whether or not (and however often) it validates --
+        a resumed run matches an uninterrupted one.
+        """
+        with preserved_random_state():
+            return self._run()
+
+    def _run(self) -> dict:
         self.runner.call_hook(f'before_{self.stage}')
         self.runner.call_hook(f'before_{self.stage}_epoch')
         self.runner.model.eval()

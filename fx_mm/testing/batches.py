@@ -1,7 +1,8 @@
-"""Synthetic batches in the toolboxes' sample formats, for model unit tests.
+"""Synthetic batches in the toolboxes' sample formats.
 
-These exercise the model's routing and losses on tensors of known shape; the
-training tests use the real dataset classes and pipelines on real radiographs.
+For model unit tests and compute benchmarks: tensors of the real shapes and
+formats with random content. Training tests and data benchmarks use the real
+dataset classes and pipelines on real radiographs instead.
 """
 import torch
 from mmdet.structures import DetDataSample
@@ -11,7 +12,7 @@ from mmseg.structures import SegDataSample
 
 
 def make_batch(task: str, dataset: str, num_classes: int, size: int = 64,
-               batch_size: int = 2, seed: int = 0) -> dict:
+               batch_size: int = 2, seed: int = 0, num_boxes: int = 2) -> dict:
     """A batch as a dataloader gives it: uint8 images and data samples.
 
     Args:
@@ -21,6 +22,7 @@ def make_batch(task: str, dataset: str, num_classes: int, size: int = 64,
         size (int): Image side in pixels.
         batch_size (int): Number of images.
         seed (int): Seed of the random content.
+        num_boxes (int): Boxes per image (localization).
 
     Returns:
         dict: ``inputs`` (list of (3, size, size) uint8 tensors) and
@@ -40,11 +42,12 @@ def make_batch(task: str, dataset: str, num_classes: int, size: int = 64,
                 (torch.rand(num_classes, generator=g) > 0.5).float())
         elif task == 'loc':
             sample = DetDataSample(metainfo=meta)
-            xy = torch.rand(2, 2, generator=g) * size / 2
-            wh = torch.rand(2, 2, generator=g) * size / 3 + 4
+            xy = torch.rand(num_boxes, 2, generator=g) * size / 2
+            wh = torch.rand(num_boxes, 2, generator=g) * size / 3 + 4
             sample.gt_instances = InstanceData(
                 bboxes=torch.cat([xy, xy + wh], dim=1),
-                labels=torch.randint(0, num_classes, (2, ), generator=g))
+                labels=torch.randint(0, num_classes, (num_boxes, ),
+                                     generator=g))
         else:
             sample = SegDataSample(metainfo=meta)
             sample.gt_sem_seg = PixelData(data=(torch.rand(

@@ -1,0 +1,4 @@
+"""Helpers shared by the tests and the benchmarks."""
+from .batches import make_batch
+
+__all__ = ['make_batch']
