@@ -1,0 +1,80 @@
+"""Grouped splits, the prepared layout and the covid_lungs converter."""
+import csv
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+
+from data_prep.layout import PreparedWriter, check_out_dir
+from data_prep.splits import grouped_split
+from tests.conftest import BUNDLED_COVID
+
+
+def test_grouped_split_is_deterministic_proportional_and_keeps_patients():
+    rng = np.random.default_rng(1)
+    groups = {f'img{i}': f'patient{rng.integers(0, 300)}' for i in range(1000)}
+    a = grouped_split(groups, seed=3)
+    b = grouped_split(dict(reversed(list(groups.items()))), seed=3)
+    assert a == b, 'the split depends on input order'
+    assert grouped_split(groups, seed=4) != a
+    sizes = {k: len(v) for k, v in a.items()}
+    assert sum(sizes.values()) == 1000
+    assert abs(sizes['train'] - 700) < 25 and abs(sizes['val'] - 100) < 25
+    patients = {k: {groups[i] for i in v} for k, v in a.items()}
+    assert not patients['train'] & patients['val']
+    assert not patients['train'] & patients['test']
+    assert not patients['val'] & patients['test']
+
+
+def test_converter_never_writes_into_its_source(tmp_path):
+    with pytest.raises(ValueError, match='never writes into its source'):
+        check_out_dir(str(tmp_path), str(tmp_path / 'out'))
+
+
+def test_writer_refuses_a_foreign_folder(tmp_path):
+    (tmp_path / 'mine.txt').write_text('keep me')
+    with pytest.raises(ValueError, match='not written by data_prep'):
+        PreparedWriter(str(tmp_path), 'X', dict(cls=['a']))
+    assert (tmp_path / 'mine.txt').read_text() == 'keep me'
+
+
+def test_writer_refuses_bad_labels(tmp_path):
+    img = tmp_path / 'src.png'
+    import cv2
+    cv2.imwrite(str(img), np.zeros((10, 20), np.uint8))
+    w = PreparedWriter(str(tmp_path / 'out'), 'X',
+                       dict(cls=['a'], loc=['lesion']))
+    name = w.add_image(str(img))
+    with pytest.raises(ValueError, match="class 'tumour' is not one of"):
+        w.add_box(name, 'tumour', 1, 1, 5, 5)
+    with pytest.raises(ValueError, match='outside the 20x10 image'):
+        w.add_box(name, 'lesion', 1, 1, 25, 5)
+    with pytest.raises(ValueError, match="label 2 is not 1, 0, -1"):
+        w.add_cls(name, [2])
+
+
+def test_covid_lungs_conversion_matches_its_source(covid_lungs):
+    with open(osp.join(BUNDLED_COVID, 'labels.csv')) as f:
+        rows = list(csv.DictReader(f))
+    with open(osp.join(BUNDLED_COVID, 'lung_boxes_coco.json')) as f:
+        coco = json.load(f)
+    meta = json.load(open(osp.join(covid_lungs, 'meta.json')))
+    assert meta['images'] == len(rows)
+    assert meta['cls_positives']['COVID-19'] == sum(
+        r['covid'] == '1' for r in rows)
+    names = {c['id']: c['name'] for c in coco['categories']}
+    for cls in ('Right Lung', 'Left Lung'):
+        assert meta['boxes'][cls] == sum(
+            names[a['category_id']] == cls for a in coco['annotations'])
+    assert meta['masked_images'] == sum(r['has_lung_mask'] == '1'
+                                        for r in rows)
+    split_sizes = meta['splits']
+    assert sum(split_sizes.values()) == len(rows)
+    # One source URL (a case report) never straddles two splits.
+    url = {r['file_name']: r['source_url'] for r in rows}
+    seen = {}
+    for split in ('train', 'val', 'test'):
+        for name in open(osp.join(covid_lungs, 'splits', f'{split}.txt')):
+            u = url[name.strip()]
+            assert seen.setdefault(u, split) == split, u
