@@ -1,13 +1,14 @@
 """Training and evaluation machinery (registered into mmengine's registries)."""
-from .hooks import (EMATeacherHook, LockReleaseHook, RandomStateHook,
-                    RunAuditHook)
+from .hooks import (EMATeacherHook, LoadFoundationXHook, LockReleaseHook,
+                    RandomStateHook, RunAuditHook, load_foundation_x)
 from .log_processor import FXLogProcessor
 from .loops import CyclicTrainLoop, MultiTaskTestLoop, MultiTaskValLoop
 from .optimizers import FXOptimWrapper, FXOptimWrapperConstructor
 from .pass_sampler import PassSampler
 
 __all__ = [
-    'EMATeacherHook', 'LockReleaseHook', 'RandomStateHook', 'RunAuditHook',
+    'EMATeacherHook', 'LoadFoundationXHook', 'load_foundation_x',
+    'LockReleaseHook', 'RandomStateHook', 'RunAuditHook',
     'FXLogProcessor',
     'CyclicTrainLoop', 'MultiTaskTestLoop', 'MultiTaskValLoop',
     'FXOptimWrapper', 'FXOptimWrapperConstructor', 'PassSampler'

@@ -1,8 +1,10 @@
 from .ema_teacher_hook import EMATeacherHook
+from .load_foundation_x_hook import LoadFoundationXHook, load_foundation_x
 from .lock_release_hook import LockReleaseHook
 from .random_state_hook import RandomStateHook
 from .run_audit_hook import RunAuditHook
 
 __all__ = [
-    'EMATeacherHook', 'LockReleaseHook', 'RandomStateHook', 'RunAuditHook'
+    'EMATeacherHook', 'LoadFoundationXHook', 'load_foundation_x',
+    'LockReleaseHook', 'RandomStateHook', 'RunAuditHook'
 ]

@@ -117,6 +117,10 @@ class FoundationX(BaseModel):
             teacher. None or empty ``places`` turns it off; the task loss then
             has weight 1.
         predict_with (str): ``'teacher'`` or ``'student'``.
+        frozen (Sequence[str]): Student parts frozen for the whole run, by
+            name prefix (e.g. ``('backbone', 'loc.encoder', 'loc.neck')`` for
+            head-only fine-tuning, paper Fig. 3). Frozen before the
+            optimizer is built, they get no optimizer group and no gradient.
         data_preprocessor (dict, optional): E.g. mmdet's DetDataPreprocessor
             (it handles images, boxes and, with ``pad_seg``, masks).
         init_cfg (dict, optional): Initialisation config.
@@ -131,6 +135,7 @@ class FoundationX(BaseModel):
                  teacher: bool = True,
                  consistency: Optional[dict] = None,
                  predict_with: str = 'teacher',
+                 frozen: Sequence[str] = (),
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
@@ -169,6 +174,9 @@ class FoundationX(BaseModel):
                              f'got {predict_with!r}.')
         self.predict_with = predict_with if teacher else 'student'
 
+        self.frozen = tuple(frozen)
+        self._freeze(self.frozen)
+
         self.teacher = None
         if teacher:
             self.teacher = ModuleDict({
@@ -203,6 +211,18 @@ class FoundationX(BaseModel):
             if getattr(self, name) is not None:
                 parts[name] = getattr(self, name)
         return parts
+
+    def _freeze(self, prefixes: Sequence[str]) -> None:
+        """Turn off gradients of the student parameters under ``prefixes``."""
+        names = dict(self.named_parameters())
+        for prefix in prefixes:
+            hit = [n for n in names if n == prefix or n.startswith(prefix + '.')]
+            if not hit:
+                raise ValueError(f'frozen: no parameters under {prefix!r}; '
+                                 'top-level parts are '
+                                 f'{sorted(self.student_parts())}.')
+            for n in hit:
+                names[n].requires_grad_(False)
 
     def student_parameters(self):
         """Iterate the student's parameters (everything but the teacher)."""
