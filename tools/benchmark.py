@@ -4,7 +4,8 @@
     python tools/benchmark.py infer [--config configs/fx_cls.py] [--repeats 3]
 
 train: on the Swin-B model at 224 px, batch 2, a few steps each after one
-warm-up step, prints one line per ratio with both absolute times:
+warm-up step, prints one line per ratio with both absolute times (and the
+classification step time):
   - lock-pass step / release-pass step, for localization and segmentation
     (target <= 0.6: frozen parts compute no gradient);
   - localization step with 6 decoders / with 1 (target <= 1.05: only the
@@ -12,7 +13,8 @@ warm-up step, prints one line per ratio with both absolute times:
   - release step with teacher and consistency / without (target <= 1.45).
 infer: one multitask predict (every head of the three tasks from one backbone
 pass) against three single-task predicts (the backbone run once per task, as
-three separate models would), target <= 0.5.
+three separate models would), target <= 0.5; by default with one dataset
+(SIIM-ACR: one head per task), --dataset '' for every head of the config.
 
 Inputs are random tensors of the real shapes: these measure compute, not
 data loading (see the data pipeline benchmark for that).
@@ -85,6 +87,10 @@ def bench_train(cfg, steps):
         release = time_steps(model, task, ds, steps)
         line(f'{task} lock/release step', lock, release, 0.6, 'lock',
              'release')
+    cls_ds = model.datasets['cls'][0] if model.datasets['cls'] else None
+    if cls_ds is not None:
+        print(f'cls release step: {time_steps(model, "cls", cls_ds, steps):.2f}'
+              ' s', flush=True)
     six = time_steps(model, 'loc', loc_ds, steps)
     one_table = [dict(name=loc_ds, loc=dict(classes=[
         str(i) for i in range(model.loc.num_classes[loc_ds])]))]
@@ -102,7 +108,12 @@ def bench_train(cfg, steps):
 
 
 @torch.no_grad()
-def bench_infer(cfg, repeats):
+def bench_infer(cfg, repeats, dataset=None):
+    if dataset:  # one dataset that has every task: one head per task
+        table = [e for e in cfg.model.datasets if e['name'] == dataset]
+        if not table:
+            raise SystemExit(f'{dataset} is not in the config\'s table')
+        cfg.model.datasets = table
     model = build(cfg).eval()
     data = model.data_preprocessor(make_batch('loc', 'x', 1, size=224,
                                               batch_size=1), False)
@@ -128,6 +139,10 @@ def bench_infer(cfg, repeats):
             ts.append(time.perf_counter() - start)
         return statistics.median(ts)
 
+    backbone = timed(lambda: model.extract_feat(inputs, teacher=True))
+    heads = {t: len(v) for t, v in model.datasets.items()}
+    print(f'heads per task: {heads}; backbone pass {backbone:.2f} s',
+          flush=True)
     multi = timed(lambda: model.predict_all(inputs, samples))
     separate = sum(
         timed(lambda m=m: m.predict_all(inputs, samples))
@@ -142,13 +157,17 @@ def main():
     parser.add_argument('--config', default='configs/fx_cls.py')
     parser.add_argument('--steps', type=int, default=3)
     parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument(
+        '--dataset', default='SIIM-ACR',
+        help='infer: keep only this dataset of the table (one head per '
+        "task); '' keeps every head")
     args = parser.parse_args()
     MMLogger.get_instance('mmengine', log_level='WARNING')
     cfg = Config.fromfile(args.config)
     if args.mode == 'train':
         bench_train(cfg, args.steps)
     else:
-        bench_infer(cfg, args.repeats)
+        bench_infer(cfg, args.repeats, args.dataset)
 
 
 if __name__ == '__main__':

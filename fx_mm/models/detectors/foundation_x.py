@@ -334,7 +334,8 @@ class FoundationX(BaseModel):
             dict[str, Tensor]: The task losses as the toolbox's head names
             them, prefixed by the task (``cls.loss_cls``, ``loc.d0.loss_iou``,
             ``seg.loss_dice``; weighted by ``task_weight`` when consistency is
-            on), and ``loss_cons_<place>`` for each consistency place used.
+            on), and ``loss_cons_<place>`` for each consistency place used
+            (places whose student features are frozen are skipped).
         """
         task = task_of(data_samples)
         dataset = dataset_of(data_samples, task)
@@ -358,7 +359,11 @@ class FoundationX(BaseModel):
         # Task losses keep the toolbox's names under the task's prefix
         # ('loc.d0.loss_bbox'), so logs tell tasks and consistency apart.
         losses = {f'{task}.{k}': v for k, v in losses.items()}
-        places = [p for p in self.consistency_places if p in student]
+        # A term whose student feature has no gradient (its part is frozen,
+        # e.g. in a lock pass) is a constant: skip it and the teacher's
+        # forward pass it would need.
+        places = [p for p in self.consistency_places
+                  if p in student and _requires_grad(student[p])]
         if not places:
             return losses
         teacher = self._teacher_features(inputs, task, data_samples, places)
@@ -537,6 +542,13 @@ class FoundationX(BaseModel):
         if mode == 'tensor':
             return self._forward(inputs, data_samples)
         raise RuntimeError(f'Invalid mode {mode!r}; use loss, predict or tensor.')
+
+
+def _requires_grad(feature: Union[Tensor, Sequence[Tensor]]) -> bool:
+    """Whether a feature (or any level of a multi-level one) has a graph."""
+    if isinstance(feature, (tuple, list)):
+        return any(f.requires_grad for f in feature)
+    return feature.requires_grad
 
 
 def _mse(student: Union[Tensor, Sequence[Tensor]],

@@ -2,6 +2,7 @@
 import copy
 from typing import Dict, Mapping, Sequence, Tuple, Union
 
+from mmcv.ops import MultiScaleDeformableAttention
 from mmdet.models.detectors import DINO
 from mmdet.models.layers import CdnQueryGenerator, DinoTransformerDecoder
 from mmdet.registry import MODELS
@@ -88,11 +89,25 @@ class MultiDecoderDINO(DatasetRoutingMixin, DINO):
                 for name, parts in self.per_dataset.items()}
 
     def init_weights(self) -> None:
-        """Initialise as mmdet's DINO does, for every dataset's decoder."""
-        for name in self.dataset_names:
-            self.route(name)
-            super().init_weights()
-        self.route(self.dataset_names[0])
+        """Initialise as mmdet's DINO does, for every dataset's decoder.
+
+        mmdet's ``init_weights`` initialises the shared parts, every module of
+        every dataset that has its own ``init_weights`` (heads, deformable
+        attention) and the routed dataset's decoder, query embedding and
+        two-stage projection; the other datasets' three get DINO's Xavier
+        initialisation here.
+        """
+        super().init_weights()
+        for name in self.dataset_names[1:]:
+            parts = self.per_dataset[name]
+            for p in parts['decoder'].parameters():
+                if p.dim() > 1:
+                    nn.init.xavier_uniform_(p)
+            for m in parts['decoder'].modules():
+                if isinstance(m, MultiScaleDeformableAttention):
+                    m.init_weights()  # Xavier above overwrote its own init
+            nn.init.xavier_uniform_(parts['memory_trans_fc'].weight)
+            nn.init.xavier_uniform_(parts['query_embedding'].weight)
 
     def encode(self, img_feats: Tuple[Tensor],
                batch_data_samples: OptSampleList) -> Tuple[Dict, Dict]:
