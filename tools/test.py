@@ -8,20 +8,18 @@ and ``test_table.md`` (paper Table 4 layout: dataset rows; AUC, mAP40, Dice)
 into the work dir and prints the table.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import get_rank  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import fx_mm  # noqa: E402,F401
 from fx_mm.evaluation import metrics_table, write_report  # noqa: E402
-from fx_mm.utils.runtime import (init_cpu_distributed,  # noqa: E402
-                                 setup_runtime_cfg)
+from fx_mm.utils.runtime import (add_runner_args,  # noqa: E402
+                                 runtime_cfg_from_args)
 
 
 def parse_args():
@@ -31,27 +29,13 @@ def parse_args():
     parser.add_argument('--work-dir', help='where metrics and logs go')
     parser.add_argument('--split', choices=['test', 'val'], default='test',
                         help='which split of every dataset to evaluate')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser)
+    return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    setup_runtime_cfg(cfg, args.config, args.work_dir)
-    init_cpu_distributed(args.launcher)
+    cfg = runtime_cfg_from_args(args)
     cfg.load_from = args.checkpoint
     if args.split == 'val':
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, type='MultiTaskValLoop')

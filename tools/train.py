@@ -4,18 +4,16 @@
                           [--cfg-options K=V ...] [--launcher none|pytorch|slurm]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import fx_mm  # noqa: E402,F401  (registers components, safe checkpoint load)
-from fx_mm.utils.runtime import (init_cpu_distributed,  # noqa: E402
-                                 setup_runtime_cfg)
+from fx_mm.utils.runtime import (add_runner_args,  # noqa: E402
+                                 runtime_cfg_from_args)
 
 
 def parse_args():
@@ -29,28 +27,13 @@ def parse_args():
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or, without one, from the '
         'latest checkpoint in the work dir')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value (e.g. '
-        'model.teacher=False train_cfg.lock_tasks="()")')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser)
+    return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    setup_runtime_cfg(cfg, args.config, args.work_dir)
-    init_cpu_distributed(args.launcher)
+    cfg = runtime_cfg_from_args(args)
     if args.amp:
         amp_type = dict(FXOptimWrapper='FXAmpOptimWrapper',
                         OptimWrapper='AmpOptimWrapper')

@@ -39,3 +39,30 @@ def init_cpu_distributed(launcher: str) -> None:
     if launcher == 'pytorch' and not torch.cuda.is_available() \
             and not dist.is_initialized():
         dist.init_process_group(backend='gloo')
+
+
+def add_runner_args(parser) -> None:
+    """The options tools/train.py and tools/test.py share (mmdet's)."""
+    from mmengine.config import DictAction
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value (e.g. '
+        'model.teacher=False train_cfg.lock_tasks="()")')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def runtime_cfg_from_args(args) -> Config:
+    """Load ``args.config`` with the shared options applied, ready for
+    ``Runner.from_cfg``: overrides, work dir, launcher, CPU process group."""
+    import os
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    setup_runtime_cfg(cfg, args.config, args.work_dir)
+    init_cpu_distributed(args.launcher)
+    return cfg
