@@ -1,2 +1,2 @@
 """Import every converter so that it registers."""
-from . import covid_lungs  # noqa: F401
+from . import covid_lungs, nih_chestxray14  # noqa: F401

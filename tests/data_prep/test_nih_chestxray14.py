@@ -1,0 +1,89 @@
+"""NIH ChestX-ray14 converter on the real Data_Entry label file."""
+import csv
+import gzip
+import json
+import os.path as osp
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from data_prep.converters.nih_chestxray14 import CLASSES, convert
+from tests.conftest import shared_data
+
+
+@pytest.fixture
+def nih_src(tmp_path):
+    """The real label file, the two real images and 60 stand-in images."""
+    real = shared_data('official_formats', 'nih_chestxray14')
+    src = tmp_path / 'nih'
+    (src / 'images_001' / 'images').mkdir(parents=True)
+    shutil.copy(osp.join(real, 'Data_Entry_2017_v2020.csv.gz'), src)
+    with gzip.open(osp.join(real, 'Data_Entry_2017_v2020.csv.gz'), 'rt') as f:
+        rows = list(csv.DictReader(f))
+    for name in ('00000001_000.png', '00027426_000.png'):
+        shutil.copy(osp.join(real, name), src / 'images_001' / 'images')
+    stand_in = np.full((64, 64), 128, np.uint8)
+    for row in rows[:60]:
+        path = src / 'images_001' / 'images' / row['Image Index']
+        if not path.exists():
+            cv2.imwrite(str(path), stand_in)
+    return src, rows
+
+
+def test_labels_match_the_csv(nih_src, tmp_path):
+    src, rows = nih_src
+    out = str(tmp_path / 'out')
+    summary = convert(str(src), out)
+    present = {p for p in (r['Image Index'] for r in rows)
+               if (src / 'images_001' / 'images' / p).exists()}
+    assert summary['images'] == len(present) == 61  # 60 + 00027426_000
+    assert summary['skipped'] == {'image file missing': len(rows) - 61}
+    expected = {c: 0 for c in CLASSES}
+    for r in rows:
+        if r['Image Index'] in present:
+            for finding in r['Finding Labels'].split('|'):
+                finding = finding.replace('_', ' ')
+                if finding in expected:
+                    expected[finding] += 1
+    assert summary['cls_positives'] == expected
+    assert expected['Cardiomegaly'] > 0 and expected['Emphysema'] > 0
+    # The real Cardiomegaly image is labelled so, and copied as delivered.
+    table = {}
+    for split in ('train', 'val', 'test'):
+        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
+            table.update({r['file_name']: r for r in csv.DictReader(f)})
+    assert table['00000001_000.png']['Cardiomegaly'] == '1'
+    assert table['00027426_000.png']['Cardiomegaly'] == '0'
+    # No patient in two splits.
+    patient = {r['Image Index']: r['Patient ID'] for r in rows}
+    seen = {}
+    for split in ('train', 'val', 'test'):
+        for name in open(osp.join(out, 'splits', f'{split}.txt')).read().split():
+            assert seen.setdefault(patient[name], split) == split
+
+
+def test_official_test_list_is_the_test_split(nih_src, tmp_path):
+    src, rows = nih_src
+    names = [r['Image Index'] for r in rows[:60]]
+    (src / 'test_list.txt').write_text('\n'.join(names[:10]) + '\n')
+    (src / 'train_val_list.txt').write_text('\n'.join(names[10:]) + '\n')
+    out = str(tmp_path / 'out')
+    convert(str(src), out)
+    test = open(osp.join(out, 'splits', 'test.txt')).read().split()
+    assert test == sorted(names[:10])
+    again = str(tmp_path / 'again')
+    convert(str(src), again)
+    for split in ('train', 'val', 'test'):
+        assert open(osp.join(out, 'cls', f'{split}.csv')).read() == open(
+            osp.join(again, 'cls', f'{split}.csv')).read()
+
+
+def test_missing_column_is_named(tmp_path):
+    src = tmp_path / 'bad'
+    src.mkdir()
+    (src / 'Data_Entry_2017.csv').write_text('Image Index,Labels\nx.png,A\n')
+    with pytest.raises(ValueError, match=r"Data_Entry_2017.csv: missing "
+                       r"column 'Finding Labels'"):
+        convert(str(src), str(tmp_path / 'out'))
