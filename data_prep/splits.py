@@ -1,6 +1,6 @@
 """Deterministic, patient-grouped train / val / test splits."""
 import hashlib
-from typing import Dict, Mapping, Sequence, Tuple
+from typing import Dict, Mapping, Tuple
 
 import numpy as np
 
@@ -45,21 +45,3 @@ def grouped_split(groups: Mapping[str, str], seed: int = 0,
         done += len(members[group])
     return {k: sorted(v) for k, v in out.items()}
 
-
-def official_or_grouped(items: Sequence[str], official: Mapping[str, str],
-                        groups: Mapping[str, str], seed: int) -> Dict[str, list]:
-    """The official split where it exists, else :func:`grouped_split`.
-
-    Args:
-        items (Sequence[str]): All item ids.
-        official (Mapping[str, str]): Item -> ``train``/``val``/``test`` for the
-            items the dataset's own split covers (may be empty).
-        groups (Mapping[str, str]): Item -> patient, for the rest.
-        seed (int): Split seed.
-    """
-    if official and all(i in official for i in items):
-        out = dict(train=[], val=[], test=[])
-        for item in items:
-            out[official[item]].append(item)
-        return {k: sorted(v) for k, v in out.items()}
-    return grouped_split({i: groups.get(i, i) for i in items}, seed)

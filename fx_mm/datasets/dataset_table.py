@@ -13,7 +13,7 @@ The task's files follow the prepared layout of data_prep (``cls/<split>.csv``,
 entry overrides any dataset argument for that split.
 """
 import copy
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 TASKS = ('cls', 'loc', 'seg')
 SPLITS = ('train', 'val', 'test')
@@ -120,8 +120,3 @@ def check_table(datasets: Sequence[dict],
                 f'{task!r} labels in the table (it has '
                 f'{[t for t in TASKS if entry.get(t) is not None]}).')
 
-
-def tasks_by_dataset(datasets: Sequence[dict]) -> Dict[str, List[str]]:
-    """Dataset name -> the tasks it has labels for."""
-    return {e['name']: [t for t in TASKS if e.get(t) is not None]
-            for e in datasets}

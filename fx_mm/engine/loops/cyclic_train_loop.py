@@ -10,6 +10,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import DATASETS, LOOPS
 from mmengine.runner import EpochBasedTrainLoop
 
+from ..pass_sampler import PassSampler
 from fx_mm.datasets.dataset_table import (check_table, dataset_cfg,
                                           find_entry, table_steps)
 
@@ -171,7 +172,7 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
 
         self._loaders: Dict[Pass, object] = {}
         self._max_epochs = len(self.schedule)
-        self._max_iters = sum(len(self._loader(p)) for p in self.schedule)
+        self._max_iters = sum(self._num_iters(p) for p in self.schedule)
         self._epoch = 0
         self._iter = 0
         self.val_begin = 1
@@ -203,17 +204,31 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         """A short description of the current pass, for log lines."""
         return self.current_pass.describe(self.num_cycles, len(self.steps))
 
+    def _sampler_cfg(self, p: Pass) -> dict:
+        return dict(type='PassSampler', shuffle=True, seed=self.seed,
+                    subset_key=p.cycle,
+                    fraction=self.lock_fraction if p.kind == 'lock' else 1.0)
+
+    def _num_iters(self, p: Pass) -> int:
+        """Iterations of a pass, as its dataloader will have them, without
+        building the dataloader (a long run has thousands of passes)."""
+        cfg = self._sampler_cfg(p)
+        cfg.pop('type')
+        samples = len(PassSampler(
+            self.train_datasets[(p.dataset, p.task)], **cfg))
+        batch = self.dataloader_cfg.get('batch_size', 1)
+        return samples // batch if self.dataloader_cfg.get('drop_last') \
+            else -(-samples // batch)
+
     def _loader(self, p: Pass):
         """The dataloader of a pass (built on first use)."""
         if p not in self._loaders:
             cfg = copy.deepcopy(self.dataloader_cfg)
             cfg['dataset'] = self.train_datasets[(p.dataset, p.task)]
-            cfg['sampler'] = dict(
-                type='PassSampler', shuffle=True, seed=self.seed,
-                subset_key=p.cycle,
-                fraction=self.lock_fraction if p.kind == 'lock' else 1.0)
+            cfg['sampler'] = self._sampler_cfg(p)
             self._loaders[p] = self.runner.build_dataloader(
                 cfg, seed=self.seed)
+            assert len(self._loaders[p]) == self._num_iters(p)
         return self._loaders[p]
 
     # ---------------------------------------------------------------- run

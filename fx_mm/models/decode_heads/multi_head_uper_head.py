@@ -1,7 +1,6 @@
 """UPerNet body shared by all segmentation datasets, one classifier each."""
 from typing import Dict, List, Mapping, Sequence, Tuple, Union
 
-import torch
 from mmengine.model import normal_init
 from mmseg.models.decode_heads import UPerHead
 from mmseg.models.utils import resize
@@ -9,7 +8,7 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ..utils.dataset_routing import (DatasetRoutingMixin, check_dataset_names,
-                                     dataset_of)
+                                     dataset_of, num_classes_of)
 
 
 @MODELS.register_module()
@@ -44,7 +43,7 @@ class MultiHeadUPerHead(DatasetRoutingMixin, UPerHead):
                  dice_per_class: bool = True,
                  threshold: float = 0.5,
                  **kwargs) -> None:
-        num_classes = {name: spec if isinstance(spec, int) else len(spec)
+        num_classes = {name: num_classes_of(spec)
                        for name, spec in dict(datasets).items()}
         names = check_dataset_names(num_classes, 'MultiHeadUPerHead')
         for key in ('num_classes', 'out_channels'):
@@ -130,15 +129,3 @@ class MultiHeadUPerHead(DatasetRoutingMixin, UPerHead):
             losses[name] = losses[name] + value if name in losses else value
         return losses
 
-
-def multilabel_masks(seg_logits: Tensor, threshold: float) -> Tensor:
-    """Binarise per-class sigmoid probabilities.
-
-    Args:
-        seg_logits (Tensor): Logits of shape (C, H, W).
-        threshold (float): Probability threshold.
-
-    Returns:
-        Tensor: uint8 masks of shape (C, H, W).
-    """
-    return (torch.sigmoid(seg_logits) > threshold).to(torch.uint8)

@@ -10,7 +10,8 @@ from mmengine.model import BaseModel, ModuleDict
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
-from ..utils.dataset_routing import check_dataset_names, dataset_of
+from ..utils.dataset_routing import (check_dataset_names, dataset_of,
+                                     num_classes_of)
 
 TASKS = ('cls', 'loc', 'seg')
 
@@ -199,9 +200,8 @@ class FoundationX(BaseModel):
         check_dataset_names(datasets, 'FoundationX.classification')
         heads = {}
         for name, spec in datasets.items():
-            num = spec if isinstance(spec, int) else len(spec)
-            heads[name] = MODELS.build(
-                dict(cfg['head'], num_classes=num, dataset=name))
+            heads[name] = MODELS.build(dict(
+                cfg['head'], num_classes=num_classes_of(spec), dataset=name))
         return ModuleDict(heads)
 
     def student_parts(self) -> Dict[str, nn.Module]:

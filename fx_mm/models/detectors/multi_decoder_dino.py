@@ -10,12 +10,7 @@ from mmdet.structures import OptSampleList
 from torch import Tensor, nn
 
 from ..utils.dataset_routing import (DatasetRoutingMixin, check_dataset_names,
-                                     dataset_of)
-
-
-def _num_classes(spec: Union[int, Sequence[str]]) -> int:
-    """A dataset's class count from a count or a list of class names."""
-    return spec if isinstance(spec, int) else len(spec)
+                                     dataset_of, num_classes_of)
 
 
 @MODELS.register_module()
@@ -52,7 +47,7 @@ class MultiDecoderDINO(DatasetRoutingMixin, DINO):
     def __init__(self, datasets: Mapping[str, Union[int, Sequence[str]]], *,
                  bbox_head: dict, decoder: dict, dn_cfg: dict,
                  **kwargs) -> None:
-        num_classes = {name: _num_classes(spec)
+        num_classes = {name: num_classes_of(spec)
                        for name, spec in dict(datasets).items()}
         names = check_dataset_names(num_classes, 'MultiDecoderDINO')
         if 'num_classes' in bbox_head:

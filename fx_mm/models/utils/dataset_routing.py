@@ -1,5 +1,5 @@
 """Route a toolbox module's single-dataset attributes to one of many datasets."""
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Sequence, Union
 
 from mmengine.model import ModuleDict
 from torch import nn
@@ -113,6 +113,11 @@ class DatasetRoutingMixin:
             {name: ModuleDict(parts) for name, parts in parts_of.items()})
         self.per_dataset = ModuleDict(per_dataset)
         self.route(first_dataset)
+
+
+def num_classes_of(spec: Union[int, Sequence[str]]) -> int:
+    """A dataset's class count, from a count or a list of class names."""
+    return spec if isinstance(spec, int) else len(spec)
 
 
 def check_dataset_names(names: Iterable[str], what: str) -> List[str]:
