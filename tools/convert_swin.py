@@ -1,0 +1,86 @@
+"""Initialise Foundation X's backbone from an official / timm Swin checkpoint.
+
+    python tools/convert_swin.py SRC OUT [--config configs/fx_cls.py]
+        [--key teacher] [--layout official|timm]
+
+Reads a Swin checkpoint in the official Swin or timm key layout (Ark-6 is
+distributed that way; ``--key teacher`` picks Ark's teacher), converts it to
+the key layout of the config's mmpretrain ``SwinTransformer`` (renames,
+patch-merging order, relative-position tables resized to the config's window),
+prints a report of every unmatched key, and writes OUT in the format of
+``tools/export_backbone.py``: ``state_dict`` with ``backbone.*`` keys. Use it
+in a config or on the command line::
+
+    --cfg-options model.backbone.init_cfg.type=Pretrained \\
+        model.backbone.init_cfg.checkpoint=OUT \\
+        model.backbone.init_cfg.prefix=backbone.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+
+import fx_mm  # noqa: E402,F401
+from fx_mm.utils.swin_conversion import (convert_swin, target_template,  # noqa: E402
+                                         unwrap_state_dict)
+
+
+def convert_file(src: str, out: str, config: str, key: str = None,
+                 layout: str = None):
+    """Convert ``src`` for the backbone of ``config`` and write ``out``.
+
+    Returns:
+        SwinConversion: The weights and the key report.
+
+    Raises:
+        ValueError: If ``out`` is ``src`` (the source is never overwritten).
+    """
+    if osp.realpath(src) == osp.realpath(out):
+        raise ValueError(f'{out} is the source checkpoint; choose another '
+                         'output path (the source is never overwritten).')
+    backbone_cfg = Config.fromfile(config).model.backbone.to_dict()
+    _, template = target_template(backbone_cfg)
+    checkpoint = torch.load(src, map_location='cpu', weights_only=False)
+    state = unwrap_state_dict(checkpoint, key)
+    result = convert_swin(state, template, layout)
+    backbone_cfg['type'] = backbone_cfg['type'].split('.')[-1]
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    torch.save(dict(state_dict={f'backbone.{k}': v
+                                for k, v in result.state_dict.items()},
+                    meta=dict(backbone=backbone_cfg, source=src,
+                              layout=result.layout,
+                              unmatched=result.unmatched,
+                              missing=result.missing,
+                              resized=result.resized)), out)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src', help='official / timm Swin checkpoint')
+    parser.add_argument('out', help='converted checkpoint to write')
+    parser.add_argument('--config', default='configs/fx_cls.py',
+                        help='config whose model.backbone the weights are for')
+    parser.add_argument('--key', default=None,
+                        help='checkpoint entry holding the weights (default: '
+                        'state_dict, model or teacher, whichever exists)')
+    parser.add_argument('--layout', choices=['official', 'timm'],
+                        default=None, help='key layout (default: detected)')
+    args = parser.parse_args(argv)
+    result = convert_file(args.src, args.out, args.config, args.key,
+                          args.layout)
+    print(result.report())
+    print(f'wrote {args.out}; load it with --cfg-options '
+          'model.backbone.init_cfg.type=Pretrained '
+          f'model.backbone.init_cfg.checkpoint={args.out} '
+          'model.backbone.init_cfg.prefix=backbone.')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
