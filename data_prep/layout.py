@@ -16,12 +16,13 @@ import json
 import os
 import os.path as osp
 import shutil
+import sys
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import cv2
 import numpy as np
 
-from fx_mm.datasets.image_io import read_gray
+from fx_mm.datasets.image_io import ImageReadError, read_gray
 from fx_mm.datasets.transforms.loading import mask_folder
 
 SPLITS = ('train', 'val', 'test')
@@ -56,6 +57,7 @@ class PreparedWriter:
         self.boxes: Dict[str, List[tuple]] = {}
         self.masked: List[str] = []
         self.skipped: Dict[str, int] = {}
+        self.skipped_examples: Dict[str, List[str]] = {}
         _clear_previous_output(out)
         os.makedirs(osp.join(out, 'images'), exist_ok=True)
 
@@ -92,9 +94,38 @@ class PreparedWriter:
             self.images[base] = dict(width=w, height=h, scale=1.0)
         return base
 
-    def skip(self, reason: str) -> None:
-        """Count an item left out, by reason (printed in the summary)."""
+    def add_image_or_skip(self, src_path: str,
+                          file_name: Optional[str] = None) -> Optional[str]:
+        """:meth:`add_image`, but a corrupt or unreadable file is skipped.
+
+        The skip is counted under ``unreadable image`` and the file is named
+        on stderr and in meta.json, so one bad file in a large download does
+        not stop the conversion and is never given labels.
+
+        Returns:
+            str | None: The image's file name in the layout, None if skipped.
+        """
+        try:
+            return self.add_image(src_path, file_name)
+        except ImageReadError as e:
+            self.skip('unreadable image', str(e))
+            return None
+
+    def skip(self, reason: str, detail: str = '') -> None:
+        """Count an item left out, by reason (printed in the summary).
+
+        Args:
+            reason (str): The kind of skip (a key of meta.json's ``skipped``).
+            detail (str): Which item and why; logged, and the first few kept
+                in meta.json's ``skipped_examples``.
+        """
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        if detail:
+            print(f'[{self.name}] skipped ({reason}): {detail}',
+                  file=sys.stderr)
+            examples = self.skipped_examples.setdefault(reason, [])
+            if len(examples) < 20:
+                examples.append(detail)
 
     # ------------------------------------------------------------- labels
     def add_cls(self, file_name: str, labels: Sequence) -> None:
@@ -178,7 +209,8 @@ class PreparedWriter:
         summary = dict(name=self.name, classes=self.classes, source=source,
                        images=len(self.images), resize=self.resize,
                        splits={k: len(v) for k, v in splits.items()},
-                       skipped=self.skipped)
+                       skipped=self.skipped,
+                       skipped_examples=self.skipped_examples)
         for split, names in splits.items():
             _write_lines(osp.join(self.out, 'splits', f'{split}.txt'), names)
             if 'cls' in self.classes:
