@@ -1,0 +1,153 @@
+"""NODE21 converter on a fixture in the official layout (tiny .mha files as
+SimpleITK writes them, metadata.csv with pandas' index column); bad input."""
+import csv
+import json
+import os.path as osp
+import zlib
+
+import numpy as np
+import pytest
+
+from data_prep.converters.node21 import convert
+from tests.conftest import run_python
+
+SPLITS = ('train', 'val', 'test')
+H, W = 48, 64
+
+
+def write_mha(path, pixels: np.ndarray, compressed: bool = False) -> None:
+    """A 2-D MetaImage with inline data and SimpleITK's header fields."""
+    data = pixels.astype('<i2').tobytes()
+    if compressed:
+        data = zlib.compress(data)
+    header = [
+        'ObjectType = Image', 'NDims = 2', 'BinaryData = True',
+        'BinaryDataByteOrderMSB = False',
+        f'CompressedData = {"True" if compressed else "False"}',
+    ]
+    if compressed:
+        header.append(f'CompressedDataSize = {len(data)}')
+    header += ['TransformMatrix = 1 0 0 1', 'Offset = 0 0',
+               'CenterOfRotation = 0 0', 'AnatomicalOrientation = RA',
+               'ElementSpacing = 0.2 0.2', f'DimSize = {pixels.shape[1]} '
+               f'{pixels.shape[0]}', 'ElementType = MET_SHORT',
+               'ElementDataFile = LOCAL']
+    with open(path, 'wb') as f:
+        f.write(('\n'.join(header) + '\n').encode() + data)
+
+
+# img_name -> boxes (x, y, width, height); [] = a label 0 row.
+BOXES = {f'n{k:04d}.mha': [(5 + k, 6, 10, 12)] for k in range(1, 7)}
+BOXES['n0007.mha'] = [(1, 2, 8, 8), (40.5, 30.25, 20, 15)]
+BOXES['n0008.mha'] = [(0, 0, 64, 48), (10, 10, 5, 5), (30, 20, 6, 7)]
+BOXES.update({f'c{k:04d}.mha': [] for k in range(1, 13)})
+
+
+def _fixture(tmp_path, boxes=BOXES, extra_rows=()):
+    root = tmp_path / 'node21' / 'cxr_images' / 'proccessed_data'
+    (root / 'images').mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for k, name in enumerate(sorted(boxes)):
+        write_mha(root / 'images' / name,
+                  rng.integers(0, 4000, (H, W)), compressed=k % 2 == 0)
+    with open(root / 'metadata.csv', 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['', 'img_name', 'x', 'y', 'width', 'height',
+                         'label'])
+        rows = []
+        for name, bs in boxes.items():
+            rows += [[name, *b, 1] for b in bs] or [[name, 0, 0, 0, 0, 0]]
+        for i, row in enumerate(rows + list(extra_rows)):
+            writer.writerow([i] + list(row))
+    return tmp_path / 'node21'
+
+
+def _read(out):
+    cls, boxes, splits = {}, {}, {}
+    for split in SPLITS:
+        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
+            cls.update({r['file_name']: r['Nodule']
+                        for r in csv.DictReader(f)})
+        with open(osp.join(out, 'loc', f'{split}.json')) as f:
+            coco = json.load(f)
+        assert coco['categories'] == [dict(id=1, name='Nodule')]
+        names = {im['id']: im['file_name'] for im in coco['images']}
+        for name in names.values():
+            boxes.setdefault(name, [])
+        for a in coco['annotations']:
+            boxes[names[a['image_id']]].append(tuple(a['bbox']))
+        splits[split] = open(osp.join(out, 'splits', f'{split}.txt')
+                             ).read().split()
+    return cls, boxes, splits
+
+
+def test_labels_boxes_and_splits(tmp_path):
+    src = _fixture(tmp_path)
+    out = str(tmp_path / 'out')
+    summary = convert(str(src), out)
+    positives = [n for n, b in BOXES.items() if b]
+    assert summary['images'] == len(BOXES) == 20
+    assert summary['skipped'] == {}
+    assert summary['cls_positives'] == {'Nodule': len(positives)}
+    assert summary['boxes'] == {'Nodule': sum(map(len, BOXES.values()))}
+    cls, boxes, splits = _read(out)
+    for name, bs in BOXES.items():
+        assert cls[name] == str(int(bool(bs)))
+        assert sorted(boxes[name]) == sorted(tuple(map(float, b))
+                                             for b in bs)
+    assert sorted(sum(splits.values(), [])) == sorted(BOXES)
+    assert [len(splits[s]) for s in SPLITS] == [14, 2, 4]
+    # Copied as delivered, readable by fx_mm.
+    from fx_mm.datasets.image_io import read_gray
+    assert read_gray(osp.join(out, 'images', 'n0001.mha')).shape == (H, W)
+    again = str(tmp_path / 'again')
+    run_python(['-m', 'data_prep', 'node21', '--src', str(src), '--out',
+                again])
+    for sub, ext in (('cls', 'csv'), ('loc', 'json'), ('splits', 'txt')):
+        for split in SPLITS:
+            assert open(osp.join(out, sub, f'{split}.{ext}')).read() == open(
+                osp.join(again, sub, f'{split}.{ext}')).read()
+
+
+def test_missing_and_corrupt_images_are_counted(tmp_path):
+    src = _fixture(tmp_path)
+    images = src / 'cxr_images' / 'proccessed_data' / 'images'
+    (images / 'c0001.mha').unlink()
+    (images / 'n0002.mha').write_bytes(b'ObjectType = Image\nNDims = 2\n'
+                                       b'DimSize = 64 48\nElementType = '
+                                       b'MET_SHORT\nElementDataFile = LOCAL\n'
+                                       b'\x00\x01')
+    summary = convert(str(src), str(tmp_path / 'out'))
+    assert summary['images'] == 18
+    assert summary['skipped'] == {'image file missing': 1,
+                                  'unreadable image': 1}
+
+
+def test_bad_labels_name_file_row_and_image(tmp_path):
+    src = _fixture(tmp_path / 'a', extra_rows=[['c0001.mha', 3, 3, 5, 5, 1]])
+    with pytest.raises(ValueError, match=r"metadata.csv line 25, img_name "
+                       r"c0001.mha: label 1 conflicts with label 0"):
+        convert(str(src), str(tmp_path / 'o'))
+    src = _fixture(tmp_path / 'b', extra_rows=[['c0001.mha', 0, 0, 0, 0, 2]])
+    with pytest.raises(ValueError, match=r"line 25, img_name c0001.mha: "
+                       r"label '2' is not 0 or 1"):
+        convert(str(src), str(tmp_path / 'o'))
+
+
+def test_box_outside_the_image(tmp_path):
+    boxes = dict(BOXES, **{'n0009.mha': [(50, 40, 30, 30)]})
+    src = _fixture(tmp_path, boxes=boxes)
+    with pytest.raises(ValueError, match=r"metadata.csv line \d+, img_name "
+                       r"n0009.mha \(x, y, width, height\): .*outside the "
+                       r"64x48 image"):
+        convert(str(src), str(tmp_path / 'o'))
+
+
+def test_missing_column_is_named(tmp_path):
+    src = tmp_path / 'node21'
+    src.mkdir()
+    (src / 'metadata.csv').write_text('img_name,x,y,w,h,label\na.mha,0,0,0,0'
+                                      ',0\n')
+    with pytest.raises(ValueError, match=r"metadata.csv has no column\(s\) "
+                       r"\['width', 'height'\]"):
+        convert(str(src), str(tmp_path / 'out'))
