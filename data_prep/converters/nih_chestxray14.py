@@ -7,15 +7,14 @@ patient-wise split) and ``images*/`` folders of PNGs (``images/`` or the
 ``images_001/images`` ... ``images_012/images`` of the archive). The CSV may be
 gzipped. Findings are definite: every class is 1 or 0 (no uncertain labels).
 """
-import csv
 import glob
-import gzip
 import os.path as osp
 from typing import Optional
 
 from ..layout import PreparedWriter
 from ..registry import register
 from ..splits import grouped_split
+from ..tables import find_file, read_lines, read_table
 
 CLASSES = [
     'Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration', 'Mass',
@@ -24,19 +23,6 @@ CLASSES = [
 ]
 # The CSV writes one finding without its space.
 ALIASES = {'Pleural_Thickening': 'Pleural Thickening'}
-
-
-def _open(path):
-    return gzip.open(path, 'rt', newline='') if path.endswith('.gz') else \
-        open(path, newline='')
-
-
-def _find(src, *names):
-    for name in names:
-        for candidate in (osp.join(src, name), osp.join(src, name + '.gz')):
-            if osp.isfile(candidate):
-                return candidate
-    return None
 
 
 @register('nih_chestxray14',
@@ -50,9 +36,8 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
     into train / val by patient (seeded). Without the lists, a seeded
     70 / 10 / 20 split by patient.
     """
-    entry = _find(src, 'Data_Entry_2017_v2020.csv', 'Data_Entry_2017.csv')
-    if entry is None:
-        raise FileNotFoundError(f'{src}: no Data_Entry_2017[_v2020].csv[.gz].')
+    entry = find_file(src, 'Data_Entry_2017_v2020.csv', 'Data_Entry_2017.csv',
+                      dataset='NIH-ChestX-ray14')
     images = {osp.basename(p): p for p in glob.glob(
         osp.join(src, 'images*', '**', '*.png'), recursive=True)}
     images.update({osp.basename(p): p for p in glob.glob(
@@ -60,32 +45,28 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
     writer = PreparedWriter(out, 'NIH-ChestX-ray14', dict(cls=CLASSES),
                             resize)
     patient = {}
-    with _open(entry) as f:
-        reader = csv.DictReader(f)
-        for column in ('Image Index', 'Finding Labels', 'Patient ID'):
-            if column not in (reader.fieldnames or []):
-                raise ValueError(f'{entry}: missing column {column!r} '
-                                 f'(has {reader.fieldnames}).')
-        for line_no, row in enumerate(reader, start=2):
-            if limit and len(patient) >= limit:
-                break
-            name = row['Image Index']
-            findings = {ALIASES.get(f, f) for f in
-                        row['Finding Labels'].split('|')} - {'No Finding'}
-            unknown = findings - set(CLASSES)
-            if unknown:
-                raise ValueError(f'{entry} line {line_no} ({name}): unknown '
-                                 f'finding(s) {sorted(unknown)}.')
-            if name not in images:
-                writer.skip('image file missing')
-                continue
-            writer.add_image(images[name], name)
-            writer.add_cls(name, [int(c in findings) for c in CLASSES])
-            patient[name] = row['Patient ID']
-    lists = [_find(src, n) for n in ('train_val_list.txt', 'test_list.txt')]
+    rows = read_table(entry, ('Image Index', 'Finding Labels', 'Patient ID'),
+                      dataset='NIH-ChestX-ray14')
+    for line_no, row in enumerate(rows, start=2):
+        if limit and len(patient) >= limit:
+            break
+        name = row['Image Index']
+        findings = {ALIASES.get(f, f) for f in
+                    row['Finding Labels'].split('|')} - {'No Finding'}
+        unknown = findings - set(CLASSES)
+        if unknown:
+            raise ValueError(f'{entry} line {line_no} ({name}): unknown '
+                             f'finding(s) {sorted(unknown)}.')
+        if name not in images:
+            writer.skip('image file missing')
+            continue
+        writer.add_image(images[name], name)
+        writer.add_cls(name, [int(c in findings) for c in CLASSES])
+        patient[name] = row['Patient ID']
+    lists = [find_file(src, n, required=False)
+             for n in ('train_val_list.txt', 'test_list.txt')]
     if all(lists):
-        with _open(lists[1]) as f:
-            test = {line.strip() for line in f if line.strip()}
+        test = set(read_lines(lists[1]))
         trainval = {n: p for n, p in patient.items() if n not in test}
         inner = grouped_split(trainval, seed, fractions=(7 / 8, 1 / 8, 0.0))
         splits = dict(train=inner['train'], val=inner['val'],
