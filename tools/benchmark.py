@@ -2,6 +2,8 @@
 
     python tools/benchmark.py train [--config configs/fx_cls.py] [--steps 3]
     python tools/benchmark.py infer [--config configs/fx_cls.py] [--repeats 3]
+    python tools/benchmark.py data [--config configs/fx_cls.py] [--batches 20]
+        [--src ../shared/data/cxr_covid_lungs] [--workers 2]
 
 train: on the Swin-B model at 224 px, batch 2, a few steps each after one
 warm-up step, prints one line per ratio with both absolute times (and the
@@ -16,8 +18,15 @@ pass) against three single-task predicts (the backbone run once per task, as
 three separate models would), target <= 0.5; by default with one dataset
 (SIIM-ACR: one head per task), --dataset '' for every head of the config.
 
-Inputs are random tensors of the real shapes: these measure compute, not
-data loading (see the data pipeline benchmark for that).
+data: images per second through each task's training pipeline (the
+config's fx_pipelines, 224 px) on the real sample (converted to a temporary
+folder; the bundled subset when ../shared/data is absent), with the config's
+batch size and --workers worker processes, beside the images per second one
+Swin-B training step of that task consumes on the same machine; target: the
+data path delivers at least 3 x the step's demand.
+
+train and infer inputs are random tensors of the real shapes: they measure
+compute, not data loading.
 """
 import argparse
 import os.path as osp
@@ -151,12 +160,73 @@ def bench_infer(cfg, repeats, dataset=None):
          0.5, 'multitask', 'three single-task')
 
 
+def pipeline_rate(cfg, data_root, task, batches, workers):
+    """Images per second through a task's training dataloader."""
+    from mmengine.registry import DATASETS
+    from mmengine.runner import Runner
+
+    from fx_mm.datasets.dataset_table import dataset_cfg
+    entry = dict(name='CovidLungs', data_root=data_root,
+                 cls=dict(classes=['COVID-19']),
+                 loc=dict(classes=['Right Lung', 'Left Lung']),
+                 seg=dict(classes=['Lungs']))
+    dataset = DATASETS.build(dataset_cfg(entry, task, 'train',
+                                         cfg.fx_pipelines[task]['train']))
+    loader_cfg = dict(cfg.train_dataloader)
+    loader_cfg.update(dataset=dataset, num_workers=workers,
+                      persistent_workers=False,
+                      sampler=dict(type='InfiniteSampler', shuffle=True))
+    loader = Runner.build_dataloader(loader_cfg, seed=0)
+    it = iter(loader)
+    for _ in range(2):  # worker start-up and first batches are warm-up
+        next(it)
+    start = time.perf_counter()
+    images = 0
+    for _ in range(batches):
+        images += len(next(it)['inputs'])
+    return images / (time.perf_counter() - start)
+
+
+def bench_data(cfg, src, batches, workers, steps):
+    import tempfile
+
+    from mmengine.registry import init_default_scope
+
+    from data_prep import CONVERTERS
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    batch = cfg.train_dataloader.batch_size
+    print(f'sample: {src}; batch {batch}; {workers} workers; '
+          f'{batches} batches per figure; threads {torch.get_num_threads()}',
+          flush=True)
+    model = build(cfg)
+    demand_ds = dict(cls='NIH-ChestX-ray14', loc='TBX11K', seg='SIIM-ACR')
+    with tempfile.TemporaryDirectory() as tmp:
+        CONVERTERS['covid_lungs'](src, tmp, masked_only=True)
+        for task in ('cls', 'loc', 'seg'):
+            rate = pipeline_rate(cfg, tmp, task, batches, workers)
+            step = time_steps(model, task, demand_ds[task], steps)
+            need = batch / step
+            ratio = rate / need
+            verdict = 'meets' if ratio >= 3 else 'MISSES'
+            print(f'{task}: pipeline {rate:.1f} img/s, training step '
+                  f'{need:.2f} img/s ({step:.2f} s per batch of {batch}): '
+                  f'{ratio:.1f} x ({verdict} target >= 3)', flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('mode', choices=['train', 'infer'])
+    parser.add_argument('mode', choices=['train', 'infer', 'data'])
     parser.add_argument('--config', default='configs/fx_cls.py')
     parser.add_argument('--steps', type=int, default=3)
     parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--batches', type=int, default=20,
+                        help='data: batches timed per task')
+    parser.add_argument('--workers', type=int, default=2,
+                        help='data: dataloader worker processes')
+    parser.add_argument('--src', default=None,
+                        help='data: the real sample (default: '
+                        '../shared/data/cxr_covid_lungs, else the bundled '
+                        'subset)')
     parser.add_argument(
         '--dataset', default='SIIM-ACR',
         help='infer: keep only this dataset of the table (one head per '
@@ -166,6 +236,14 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.mode == 'train':
         bench_train(cfg, args.steps)
+    elif args.mode == 'data':
+        repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+        src = args.src or next(
+            p for p in (osp.join(repo, '..', 'shared', 'data',
+                                 'cxr_covid_lungs'),
+                        osp.join(repo, 'data_prep', 'bundled', 'covid_lungs'))
+            if osp.isdir(p))
+        bench_data(cfg, src, args.batches, args.workers, args.steps)
     else:
         bench_infer(cfg, args.repeats, args.dataset)
 
