@@ -1,4 +1,5 @@
 """A progress bar for converters' long loops (mmengine's, on stdout)."""
+import sys
 from typing import Iterable, Iterator, TypeVar
 
 from mmengine.utils import ProgressBar
@@ -21,7 +22,8 @@ def progress(items: Iterable[T], total: int, what: str = 'items') -> Iterator[T]
         yield from items
         return
     print(f'converting {total} {what}')
-    bar = ProgressBar(total)
+    # sys.stdout at call time, not the one ProgressBar bound at import.
+    bar = ProgressBar(total, file=sys.stdout)
     for item in items:
         yield item
         bar.update()

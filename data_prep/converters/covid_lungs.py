@@ -13,6 +13,7 @@ from typing import Optional
 
 from fx_mm.datasets.image_io import read_gray
 from ..layout import PreparedWriter
+from ..progress import progress
 from ..registry import register
 from ..splits import grouped_split
 
@@ -51,7 +52,7 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
         rows = rows[:limit]
     writer = PreparedWriter(out, 'CovidLungs', CLASSES, resize)
     groups = {}
-    for row in rows:
+    for row in progress(rows, len(rows), 'images'):
         path = osp.join(src, 'images', row['file_name'])
         name = writer.add_image(path)
         groups[name] = row['source_url'] or name

@@ -12,6 +12,7 @@ import os.path as osp
 from typing import Optional
 
 from ..layout import PreparedWriter
+from ..progress import progress
 from ..registry import register
 from ..splits import grouped_split
 from ..tables import find_file, read_lines, read_table
@@ -47,7 +48,8 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
     patient = {}
     rows = read_table(entry, ('Image Index', 'Finding Labels', 'Patient ID'),
                       dataset='NIH-ChestX-ray14')
-    for line_no, row in enumerate(rows, start=2):
+    for line_no, row in progress(enumerate(rows, start=2), len(rows),
+                                 'label rows'):
         if limit and len(patient) >= limit:
             break
         name = row['Image Index']

@@ -78,3 +78,13 @@ def test_covid_lungs_conversion_matches_its_source(covid_lungs):
         for name in open(osp.join(covid_lungs, 'splits', f'{split}.txt')):
             u = url[name.strip()]
             assert seen.setdefault(u, split) == split, u
+
+
+def test_progress_bar_only_for_long_runs(capfd):
+    from data_prep.progress import MIN_ITEMS_FOR_BAR, progress
+    assert list(progress(iter(range(5)), 5)) == list(range(5))
+    assert capfd.readouterr().out == ''
+    n = MIN_ITEMS_FOR_BAR + 50
+    assert list(progress(iter(range(n)), n, 'images')) == list(range(n))
+    out = capfd.readouterr().out
+    assert f'converting {n} images' in out and f'{n}/{n}' in out
