@@ -199,7 +199,9 @@ def bench_data(cfg, src, batches, workers, steps):
           f'{batches} batches per figure; threads {torch.get_num_threads()}',
           flush=True)
     model = build(cfg)
-    demand_ds = dict(cls='NIH-ChestX-ray14', loc='TBX11K', seg='SIIM-ACR')
+    # The step's demand is measured on the config's first dataset of a task.
+    demand_ds = {t: next(e['name'] for e in cfg.model.datasets if e.get(t))
+                 for t in ('cls', 'loc', 'seg')}
     with tempfile.TemporaryDirectory() as tmp:
         CONVERTERS['covid_lungs'](src, tmp, masked_only=True)
         for task in ('cls', 'loc', 'seg'):
@@ -209,6 +211,7 @@ def bench_data(cfg, src, batches, workers, steps):
             ratio = rate / need
             verdict = 'meets' if ratio >= 3 else 'MISSES'
             print(f'{task}: pipeline {rate:.1f} img/s, training step '
+                  f'({demand_ds[task]}) '
                   f'{need:.2f} img/s ({step:.2f} s per batch of {batch}): '
                   f'{ratio:.1f} x ({verdict} target >= 3)', flush=True)
 
