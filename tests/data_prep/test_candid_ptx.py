@@ -1,7 +1,6 @@
 """CANDID-PTX converter on a fixture in the official layout (reports CSV with
 SIIM-style RLE, DICOMs named by SOPInstanceUID, the two ignored CSVs)."""
 import csv
-import json
 import os.path as osp
 
 import cv2
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 from data_prep.converters.candid_ptx import convert
+from tests.data_prep.prepared import read_prepared
 from tests.conftest import run_python
 from tests.data_prep.dicom_fixtures import write_dicom
 
@@ -81,21 +81,7 @@ def _fixture(tmp_path, extra_rows=()):
 
 
 def _read(out):
-    cls, boxes, splits = {}, {}, {}
-    for split in SPLITS:
-        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
-            cls.update({r['file_name']: r['Pneumothorax']
-                        for r in csv.DictReader(f)})
-        with open(osp.join(out, 'loc', f'{split}.json')) as f:
-            coco = json.load(f)
-        names = {im['id']: im['file_name'] for im in coco['images']}
-        for name in names.values():
-            boxes.setdefault(name, [])
-        for a in coco['annotations']:
-            boxes[names[a['image_id']]].append(tuple(a['bbox']))
-        splits[split] = open(osp.join(out, 'splits', f'{split}.txt')
-                             ).read().split()
-    return cls, boxes, splits
+    return read_prepared(out, ['Pneumothorax'], 'Pneumothorax')
 
 
 def test_labels_masks_boxes_and_patient_split(tmp_path):

@@ -1,7 +1,6 @@
 """NODE21 converter on a fixture in the official layout (tiny .mha files as
 SimpleITK writes them, metadata.csv with pandas' index column); bad input."""
 import csv
-import json
 import os.path as osp
 import zlib
 
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 from data_prep.converters.node21 import convert
+from tests.data_prep.prepared import read_prepared
 from tests.conftest import run_python
 
 SPLITS = ('train', 'val', 'test')
@@ -63,22 +63,7 @@ def _fixture(tmp_path, boxes=BOXES, extra_rows=()):
 
 
 def _read(out):
-    cls, boxes, splits = {}, {}, {}
-    for split in SPLITS:
-        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
-            cls.update({r['file_name']: r['Nodule']
-                        for r in csv.DictReader(f)})
-        with open(osp.join(out, 'loc', f'{split}.json')) as f:
-            coco = json.load(f)
-        assert coco['categories'] == [dict(id=1, name='Nodule')]
-        names = {im['id']: im['file_name'] for im in coco['images']}
-        for name in names.values():
-            boxes.setdefault(name, [])
-        for a in coco['annotations']:
-            boxes[names[a['image_id']]].append(tuple(a['bbox']))
-        splits[split] = open(osp.join(out, 'splits', f'{split}.txt')
-                             ).read().split()
-    return cls, boxes, splits
+    return read_prepared(out, ['Nodule'], 'Nodule')
 
 
 def test_labels_boxes_and_splits(tmp_path):

@@ -4,7 +4,6 @@ import csv
 import gzip
 import hashlib
 import io
-import json
 import os.path as osp
 import shutil
 import zipfile
@@ -13,6 +12,7 @@ from collections import Counter, OrderedDict, defaultdict
 import pytest
 
 from data_prep.converters.rsna_pneumonia import CLASSES, convert
+from tests.data_prep.prepared import read_prepared
 from tests.conftest import run_python, shared_data
 from tests.data_prep.dicom_fixtures import write_flat_dicom
 
@@ -40,21 +40,7 @@ def _write_classes(path, rows, override=None):
 
 
 def _read(out):
-    cls, boxes, splits = {}, defaultdict(list), {}
-    for split in SPLITS:
-        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
-            cls.update({r['file_name']: r for r in csv.DictReader(f)})
-        with open(osp.join(out, 'loc', f'{split}.json')) as f:
-            coco = json.load(f)
-        assert [c['name'] for c in coco['categories']] == ['Pneumonia']
-        names = {im['id']: im['file_name'] for im in coco['images']}
-        for name in names.values():
-            boxes.setdefault(name, [])
-        for a in coco['annotations']:
-            boxes[names[a['image_id']]].append(tuple(a['bbox']))
-        splits[split] = open(osp.join(out, 'splits', f'{split}.txt')
-                             ).read().split()
-    return cls, boxes, splits
+    return read_prepared(out, ['Pneumonia'])
 
 
 @pytest.fixture(scope='module')

@@ -2,17 +2,17 @@
 stand-ins, checked against an independent decode; and bad input."""
 import csv
 import gzip
-import json
 import os
 import os.path as osp
 import shutil
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 
 import cv2
 import numpy as np
 import pytest
 
 from data_prep.converters.siim_acr import convert
+from tests.data_prep.prepared import read_prepared
 from tests.conftest import run_python, shared_data
 from tests.data_prep.dicom_fixtures import write_dicom, write_flat_dicom
 
@@ -42,22 +42,7 @@ def _set_patient(path, patient):
 
 
 def _read(out):
-    cls, boxes, splits = {}, defaultdict(list), {}
-    for split in SPLITS:
-        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
-            cls.update({r['file_name']: r['Pneumothorax']
-                        for r in csv.DictReader(f)})
-        with open(osp.join(out, 'loc', f'{split}.json')) as f:
-            coco = json.load(f)
-        assert [c['name'] for c in coco['categories']] == ['Pneumothorax']
-        names = {im['id']: im['file_name'] for im in coco['images']}
-        for name in names.values():
-            boxes.setdefault(name, [])
-        for a in coco['annotations']:
-            boxes[names[a['image_id']]].append(tuple(a['bbox']))
-        splits[split] = open(osp.join(out, 'splits', f'{split}.txt')
-                             ).read().split()
-    return cls, boxes, splits
+    return read_prepared(out, ['Pneumothorax'], 'Pneumothorax')
 
 
 @pytest.fixture(scope='module')
