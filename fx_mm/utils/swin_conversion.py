@@ -240,10 +240,17 @@ def convert_swin(state: Dict[str, torch.Tensor],
 
 
 def target_template(backbone_cfg: dict) -> Tuple[torch.nn.Module, dict]:
-    """Build the config's mmpretrain backbone; return it and its state dict."""
-    from mmpretrain.registry import MODELS
+    """Build the config's mmpretrain backbone; return it and its state dict.
+
+    The class is taken from mmpretrain directly: through a registry, the
+    default scope of the moment (mmdet, mmseg) could pick their Swin.
+    """
+    from mmpretrain.models import SwinTransformer
     cfg = dict(backbone_cfg)
-    cfg['type'] = cfg['type'].split('.')[-1]
+    kind = cfg.pop('type')
+    if kind.split('.')[-1] != 'SwinTransformer':
+        raise ValueError(f'model.backbone is {kind}, not an mmpretrain '
+                         'SwinTransformer.')
     cfg.pop('init_cfg', None)
-    model = MODELS.build(cfg)
+    model = SwinTransformer(**cfg)
     return model, model.state_dict()

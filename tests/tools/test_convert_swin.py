@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
 from fx_mm.utils import build_initialised_model
 from fx_mm.utils.swin_conversion import (convert_swin, target_template,
@@ -73,6 +74,9 @@ def timm_layout(official: dict) -> dict:
 
 @pytest.fixture(scope='module')
 def template():
+    # Under mmdet's default scope, as in training: a registry lookup would
+    # find mmdet's SwinTransformer there.
+    DefaultScope.get_instance('convert_swin_test', scope_name='mmdet')
     swin, state = target_template(Config.fromfile(TINY).model.backbone)
     return swin, state
 
