@@ -8,27 +8,34 @@ from typing import Optional, Sequence
 SPLITS = ('train', 'val', 'test')
 
 
-def read_prepared(out: str, loc_classes: Sequence[str],
-                  cls_column: Optional[str] = None):
-    """Labels, boxes and split lists of a converter's output.
-
-    Args:
-        out (str): The prepared layout's folder.
-        loc_classes (Sequence[str]): The COCO categories every split must
-            have, in order, with ids 1..n.
-        cls_column (str, optional): Return only this class's cell per image
-            (else the whole cls row).
-
-    Returns:
-        tuple: ``cls`` (file name -> cell or row), ``boxes`` (file name ->
-        list of COCO ``[x, y, w, h]`` tuples; images without boxes map to
-        an empty list) and ``splits`` (split -> file names).
-    """
-    cls, boxes, splits = {}, defaultdict(list), {}
+def read_cls(out: str, column: Optional[str] = None) -> dict:
+    """File name -> cls row (or only ``column``'s cell), over all splits."""
+    table = {}
     for split in SPLITS:
         with open(osp.join(out, 'cls', f'{split}.csv')) as f:
-            cls.update({r['file_name']: r[cls_column] if cls_column else r
-                        for r in csv.DictReader(f)})
+            table.update({r['file_name']: r[column] if column else r
+                          for r in csv.DictReader(f)})
+    return table
+
+
+def read_splits(out: str) -> dict:
+    """Split -> the file names of ``splits/<split>.txt``."""
+    splits = {}
+    for split in SPLITS:
+        with open(osp.join(out, 'splits', f'{split}.txt')) as f:
+            splits[split] = f.read().split()
+    return splits
+
+
+def read_boxes(out: str, loc_classes: Sequence[str]) -> dict:
+    """File name -> COCO ``(x, y, w, h)`` tuples, over all splits.
+
+    Every split's categories must be ``loc_classes`` in order with ids
+    1..n, and every box one of them. Images with loc labels but no box map
+    to an empty list.
+    """
+    boxes = defaultdict(list)
+    for split in SPLITS:
         with open(osp.join(out, 'loc', f'{split}.json')) as f:
             coco = json.load(f)
         assert coco['categories'] == [
@@ -37,7 +44,13 @@ def read_prepared(out: str, loc_classes: Sequence[str],
         for name in names.values():
             boxes.setdefault(name, [])
         for a in coco['annotations']:
+            assert 1 <= a['category_id'] <= len(loc_classes)
             boxes[names[a['image_id']]].append(tuple(a['bbox']))
-        with open(osp.join(out, 'splits', f'{split}.txt')) as f:
-            splits[split] = f.read().split()
-    return cls, boxes, splits
+    return boxes
+
+
+def read_prepared(out: str, loc_classes: Sequence[str],
+                  cls_column: Optional[str] = None):
+    """``read_cls``, ``read_boxes`` and ``read_splits`` of one output."""
+    return (read_cls(out, cls_column), read_boxes(out, loc_classes),
+            read_splits(out))

@@ -1,5 +1,4 @@
 """ChestX-Det converter: labels, boxes and polygon masks per class."""
-import csv
 import json
 import os.path as osp
 
@@ -8,6 +7,7 @@ import numpy as np
 import pytest
 
 from data_prep.converters.chestx_det import CLASSES, convert
+from tests.data_prep.prepared import read_cls, read_splits
 from tests.conftest import run_python
 
 SPLITS = ('train', 'val', 'test')
@@ -86,14 +86,10 @@ def test_labels_boxes_masks_and_official_test(chestx_det, tmp_path):
         coco = json.load(f)
     assert [(a['category_id'], a['bbox']) for a in coco['annotations']] == [
         (CLASSES.index('Pneumothorax') + 1, [30.5, 2.5, 30.0, 18.0])]
-    rows = {}
-    for split in SPLITS:
-        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
-            rows.update({r['file_name']: r for r in csv.DictReader(f)})
+    rows = read_cls(out)
     assert rows['1.png']['Effusion'] == '1' and rows['1.png']['Mass'] == '0'
     assert set(rows['3.png'].values()) == {'3.png', '0'}
-    splits = {s: open(osp.join(out, 'splits', f'{s}.txt')).read().split()
-              for s in SPLITS}
+    splits = read_splits(out)
     assert splits['test'] == ['100.png', '101.png']
     assert sorted(splits['train'] + splits['val']) == sorted(
         e['file_name'] for e in TRAIN[:-1])

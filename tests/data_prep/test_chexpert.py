@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from data_prep.converters.chexpert import CLASSES, convert
+from tests.data_prep.prepared import read_cls, read_splits
 from tests.conftest import repo_path, run_python
 
 HEADER = ['Path', 'Sex', 'Age', 'Frontal/Lateral', 'AP/PA'] + CLASSES
@@ -60,19 +61,6 @@ def _flat(rel):
     return '_'.join(rel.split('/')[2:])
 
 
-def _table(out):
-    table = {}
-    for split in ('train', 'val', 'test'):
-        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
-            table.update({r['file_name']: r for r in csv.DictReader(f)})
-    return table
-
-
-def _splits(out):
-    return {s: open(osp.join(out, 'splits', f'{s}.txt')).read().split()
-            for s in ('train', 'val', 'test')}
-
-
 @pytest.fixture
 def chexpert_src(tmp_path):
     root = tmp_path / 'download'
@@ -87,7 +75,7 @@ def test_classes_match_the_config():
     assert cfg['chexpert']['name'] == 'CheXpert'
 
 
-def test_labels_views_and_splits(chexpert_src, tmp_path):
+def test_labels_views_andread_splits(chexpert_src, tmp_path):
     root, rows, missing = chexpert_src
     out = str(tmp_path / 'out')
     summary = convert(str(root), out)
@@ -101,7 +89,7 @@ def test_labels_views_and_splits(chexpert_src, tmp_path):
     assert summary['skipped'] == {'lateral view': laterals,
                                   'image file missing': 1}
     # Every cell keeps 1 / 0 / -1 / blank distinct.
-    table = _table(out)
+    table = read_cls(out)
     assert set(table) == {_flat(r['Path']) for r in kept}
     for r in kept:
         row = table[_flat(r['Path'])]
@@ -112,7 +100,7 @@ def test_labels_views_and_splits(chexpert_src, tmp_path):
     assert summary['cls_positives'] == {
         c: sum(r[c] == '1.0' for r in kept) for c in CLASSES}
     # valid.csv is the test split; train.csv is split by patient.
-    splits = _splits(out)
+    splits = read_splits(out)
     assert splits['test'] == sorted(_flat(r['Path']) for r in frontal['valid'])
     assert sorted(splits['train'] + splits['val']) == sorted(
         _flat(r['Path']) for r in frontal['train'] if r['Path'] != missing)
@@ -157,7 +145,7 @@ def test_corrupt_image_is_skipped(chexpert_src, tmp_path):
         f.write(b'not a jpeg')
     summary = convert(str(root), str(tmp_path / 'out'))
     assert summary['skipped']['unreadable image'] == 1
-    assert _flat(bad) not in _splits(str(tmp_path / 'out'))['test']
+    assert _flat(bad) not in read_splits(str(tmp_path / 'out'))['test']
 
 
 def test_missing_column_is_named(chexpert_src, tmp_path):

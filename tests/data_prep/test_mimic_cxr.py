@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from data_prep.converters.mimic_cxr import CLASSES, convert
+from tests.data_prep.prepared import read_cls, read_splits
 from tests.conftest import repo_path, run_python
 
 # The real CheXpert CSV orders the observations alphabetically (not in the
@@ -86,13 +87,7 @@ def mimic_src(tmp_path):
 
 
 def _read(out):
-    table, splits = {}, {}
-    for split in ('train', 'val', 'test'):
-        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
-            table.update({r['file_name']: r for r in csv.DictReader(f)})
-        splits[split] = open(osp.join(out, 'splits',
-                                      f'{split}.txt')).read().split()
-    return table, splits
+    return read_cls(out), read_splits(out)
 
 
 def test_classes_match_the_config():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from data_prep.converters.nih_chestxray14 import CLASSES, convert
+from tests.data_prep.prepared import read_cls
 from tests.conftest import shared_data
 
 
@@ -49,10 +50,7 @@ def test_labels_match_the_csv(nih_src, tmp_path):
     assert summary['cls_positives'] == expected
     assert expected['Cardiomegaly'] > 0 and expected['Emphysema'] > 0
     # The real Cardiomegaly image is labelled so, and copied as delivered.
-    table = {}
-    for split in ('train', 'val', 'test'):
-        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
-            table.update({r['file_name']: r for r in csv.DictReader(f)})
+    table = read_cls(out)
     assert table['00000001_000.png']['Cardiomegaly'] == '1'
     assert table['00027426_000.png']['Cardiomegaly'] == '0'
     # No patient in two splits.

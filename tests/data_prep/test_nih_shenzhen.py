@@ -1,6 +1,4 @@
 """NIH Shenzhen converter on a fixture in the official NLM layout."""
-import csv
-import os.path as osp
 import runpy
 
 import cv2
@@ -8,6 +6,7 @@ import numpy as np
 import pytest
 
 from data_prep.converters.nih_shenzhen import BAD_NAME, CLASSES, convert
+from tests.data_prep.prepared import read_cls, read_splits
 from tests.conftest import repo_path, run_python
 
 
@@ -34,13 +33,7 @@ def shenzhen_src(tmp_path):
 
 
 def _read(out):
-    table, splits = {}, {}
-    for split in ('train', 'val', 'test'):
-        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
-            table.update({r['file_name']: r for r in csv.DictReader(f)})
-        splits[split] = open(osp.join(out, 'splits',
-                                      f'{split}.txt')).read().split()
-    return table, splits
+    return read_cls(out), read_splits(out)
 
 
 def test_classes_match_the_config():

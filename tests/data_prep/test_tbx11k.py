@@ -1,6 +1,5 @@
 """TBX11K converter: a copy of the real excerpt (JSON and 512 px PNGs), a
 fixture with the official val JSON, and bad input."""
-import csv
 import json
 import os.path as osp
 import shutil
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 from data_prep.converters.tbx11k import convert
+from tests.data_prep.prepared import read_prepared
 from tests.conftest import run_python, shared_data
 
 SPLITS = ('train', 'val', 'test')
@@ -21,23 +21,7 @@ CATEGORIES = [
 
 
 def _read(out):
-    cls, boxes, splits = {}, {}, {}
-    for split in SPLITS:
-        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
-            cls.update({r['file_name']: r['Tuberculosis']
-                        for r in csv.DictReader(f)})
-        with open(osp.join(out, 'loc', f'{split}.json')) as f:
-            coco = json.load(f)
-        assert coco['categories'] == [dict(id=1, name='TB')]
-        names = {im['id']: im['file_name'] for im in coco['images']}
-        for name in names.values():
-            boxes.setdefault(name, [])
-        for a in coco['annotations']:
-            assert a['category_id'] == 1
-            boxes[names[a['image_id']]].append(a['bbox'])
-        splits[split] = open(osp.join(out, 'splits', f'{split}.txt')
-                             ).read().split()
-    return cls, boxes, splits
+    return read_prepared(out, ['TB'], 'Tuberculosis')
 
 
 @pytest.fixture
@@ -65,7 +49,7 @@ def test_real_excerpt_boxes_and_folder_labels(real_copy, tmp_path):
     for image_id, rel in files.items():
         name = osp.basename(rel)
         assert cls[name] == ('1' if rel.startswith('tb/') else '0')
-        want = sorted([round(v, 2) for v in a['bbox']]
+        want = sorted(tuple(round(v, 2) for v in a['bbox'])
                       for a in coco['annotations']
                       if a['image_id'] == image_id)
         assert sorted(boxes[name]) == want
@@ -136,7 +120,7 @@ def test_official_val_is_the_test_split(tmp_path):
     assert summary['skipped'] == {'TB image without boxes (no loc labels)': 1}
     cls, boxes, splits = _read(out)
     assert cls['tb1199.png'] == '1' and 'tb1199.png' not in boxes
-    assert boxes['tb0001.png'] == [[10.5, 20.25, 30, 40]]
+    assert boxes['tb0001.png'] == [(10.5, 20.25, 30, 40)]
     assert splits['test'] == ['h0900.png', 's0900.png', 'tb0900.png']
     train_names = {osp.basename(e[0]) for e in TRAIN}
     assert set(splits['train'] + splits['val']) == train_names

@@ -12,18 +12,11 @@ import numpy as np
 import pytest
 
 from data_prep.converters.vindr_cxr import CLS_CLASSES, LESIONS, convert
+from tests.data_prep.prepared import read_cls, read_splits
 from tests.conftest import run_python, shared_data
 from tests.data_prep.dicom_fixtures import write_dicom, write_flat_dicom
 
 SPLITS = ('train', 'val', 'test')
-
-
-def _cls_table(out):
-    table = {}
-    for split in SPLITS:
-        with open(osp.join(out, 'cls', f'{split}.csv')) as f:
-            table.update({r['file_name']: r for r in csv.DictReader(f)})
-    return table
 
 
 def _coco_boxes(out):
@@ -41,11 +34,6 @@ def _coco_boxes(out):
             boxes[names[a['image_id']]].append(
                 (cats[a['category_id']],) + tuple(a['bbox']))
     return {k: sorted(v) for k, v in boxes.items()}
-
-
-def _splits(out):
-    return {s: open(osp.join(out, 'splits', f'{s}.txt')).read().split()
-            for s in SPLITS}
 
 
 # --------------------------------------------------------- the real Kaggle CSV
@@ -105,7 +93,7 @@ def test_real_csv_boxes_and_labels_match_an_independent_count(kaggle):
     assert all(expected_boxes.values())
     # PE: most readers (2 of 3) drew a Pleural effusion box; No finding:
     # most readers said so; the 4 labels the CSV cannot tell are blank.
-    table = _cls_table(out)
+    table = read_cls(out)
     assert sorted(table) == sorted(f'{i}.dicom' for i in chosen)
     positives = {'PE': 0, 'No finding': 0}
     for image_id in chosen:
@@ -139,7 +127,7 @@ def test_real_csv_box_coordinates_are_kept_from_every_reader(kaggle):
              round(float(r['y_max']) - float(r['y_min']), 2))
             for r in by_image[image_id] if r['class_name'] != 'No finding')
         assert coco[f'{image_id}.dicom'] == expected, image_id
-    splits = _splits(out)
+    splits = read_splits(out)
     assert sorted(sum(splits.values(), [])) == sorted(coco)
     assert [len(splits[s]) for s in SPLITS] == [14, 2, 4]  # 70/10/20 of 20
 
@@ -245,7 +233,7 @@ def test_physionet_majority_labels_all_boxes_and_official_test(physionet,
         'unreadable image': 1,  # x, counted and named, never labelled
         'box of a local label outside the 14 lesions': 1}
     assert 'x.dicom' in summary['skipped_examples']['unreadable image'][0]
-    table = _cls_table(out)
+    table = read_cls(out)
     values = {n[:-6]: [table[n][c] for c in CLS_CLASSES] for n in table}
     # PE, Lung tumor, Pneumonia, Tuberculosis, Other diseases, No finding
     assert values['a'] == ['1', '0', '0', '0', '0', '0']  # 2/3 PE, 1/3 tumour
@@ -261,7 +249,7 @@ def test_physionet_majority_labels_all_boxes_and_official_test(physionet,
         ('Pleural effusion', 3.0, 31.0, 18.0, 30.0)]
     assert coco['t1.dicom'] == [('Pleural effusion', 40.0, 40.0, 23.0, 23.0)]
     assert coco['b.dicom'] == [] and coco['t2.dicom'] == []
-    splits = _splits(out)
+    splits = read_splits(out)
     assert splits['test'] == ['t1.dicom', 't2.dicom']
     assert sorted(splits['train'] + splits['val']) == [
         f'{n}.dicom' for n in 'abcdefgh']
