@@ -16,7 +16,6 @@ in a config or on the command line::
         model.backbone.init_cfg.prefix=backbone.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -26,6 +25,7 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 import fx_mm  # noqa: E402,F401
+from fx_mm.utils.backbone_checkpoint import save_backbone_checkpoint  # noqa: E402
 from fx_mm.utils.swin_conversion import (convert_swin, target_template,  # noqa: E402
                                          unwrap_state_dict)
 
@@ -48,15 +48,10 @@ def convert_file(src: str, out: str, config: str, key: str = None,
     checkpoint = torch.load(src, map_location='cpu', weights_only=False)
     state = unwrap_state_dict(checkpoint, key)
     result = convert_swin(state, template, layout)
-    backbone_cfg['type'] = backbone_cfg['type'].split('.')[-1]
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    torch.save(dict(state_dict={f'backbone.{k}': v
-                                for k, v in result.state_dict.items()},
-                    meta=dict(backbone=backbone_cfg, source=src,
-                              layout=result.layout,
-                              unmatched=result.unmatched,
-                              missing=result.missing,
-                              resized=result.resized)), out)
+    save_backbone_checkpoint(out, result.state_dict, backbone_cfg,
+                             source=src, layout=result.layout,
+                             unmatched=result.unmatched,
+                             missing=result.missing, resized=result.resized)
     return result
 
 

@@ -13,7 +13,6 @@ The teacher (the model the paper evaluates and fine-tunes) is exported unless
 ``--use student``.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -24,6 +23,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner.checkpoint import _load_checkpoint  # noqa: E402
 
 import fx_mm  # noqa: E402,F401
+from fx_mm.utils.backbone_checkpoint import save_backbone_checkpoint  # noqa: E402
 
 
 def export(config: str, checkpoint: str, out_prefix: str,
@@ -38,15 +38,11 @@ def export(config: str, checkpoint: str, out_prefix: str,
     if not backbone:
         raise ValueError(f'{checkpoint}: no {prefix}* weights (use='
                          f'{use!r}).')
-    backbone_cfg = cfg.model.backbone.to_dict()
-    backbone_cfg['type'] = backbone_cfg['type'].split('.')[-1]
-    os.makedirs(osp.dirname(osp.abspath(out_prefix)), exist_ok=True)
     paths = dict(mmpretrain=f'{out_prefix}_mmpretrain.pth',
                  state_dict=f'{out_prefix}_state_dict.pth')
-    torch.save(dict(state_dict={f'backbone.{k}': v
-                                for k, v in backbone.items()},
-                    meta=dict(backbone=backbone_cfg, source=checkpoint,
-                              weights=use)), paths['mmpretrain'])
+    save_backbone_checkpoint(paths['mmpretrain'], backbone,
+                             cfg.model.backbone.to_dict(), source=checkpoint,
+                             weights=use)
     torch.save(backbone, paths['state_dict'])
     return paths
 
