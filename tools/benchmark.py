@@ -166,10 +166,11 @@ def pipeline_rate(cfg, data_root, task, batches, workers):
     from mmengine.runner import Runner
 
     from fx_mm.datasets.dataset_table import dataset_cfg
-    entry = dict(name='CovidLungs', data_root=data_root,
-                 cls=dict(classes=['COVID-19']),
-                 loc=dict(classes=['Right Lung', 'Left Lung']),
-                 seg=dict(classes=['Lungs']))
+    # The sample's own dataset-table entry, pointed at the converted copy.
+    entry = Config.fromfile(osp.join(
+        osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', '_base_',
+        'datasets', 'covid_lungs.py')).covid_lungs.to_dict()
+    entry['data_root'] = data_root
     dataset = DATASETS.build(dataset_cfg(entry, task, 'train',
                                          cfg.fx_pipelines[task]['train']))
     loader_cfg = dict(cfg.train_dataloader)
