@@ -31,7 +31,8 @@ ALIASES = {'Pleural_Thickening': 'Pleural Thickening'}
           'Patient ID), train_val_list.txt, test_list.txt, images*/**/*.png')
 def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
             limit: Optional[int] = None) -> dict:
-    """Convert; images missing from ``src`` are counted and skipped.
+    """Convert; images missing from ``src`` or unreadable are counted and
+    skipped.
 
     The official test list is the test split; train_val_list is split 7:1
     into train / val by patient (seeded). Without the lists, a seeded
@@ -62,7 +63,8 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
         if name not in images:
             writer.skip('image file missing')
             continue
-        writer.add_image(images[name], name)
+        if writer.add_image_or_skip(images[name], name) is None:
+            continue
         writer.add_cls(name, [int(c in findings) for c in CLASSES])
         patient[name] = row['Patient ID']
     lists = [find_file(src, n, required=False)

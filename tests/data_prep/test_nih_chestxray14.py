@@ -84,3 +84,13 @@ def test_missing_column_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"NIH-ChestX-ray14: .*Data_Entry_2017"
                        r".csv has no column\(s\) \['Finding Labels'"):
         convert(str(src), str(tmp_path / 'out'))
+
+
+def test_corrupt_image_is_a_counted_skip(nih_src, tmp_path):
+    src, rows = nih_src
+    bad = src / 'images_001' / 'images' / rows[0]['Image Index']
+    bad.write_bytes(b'\x89PNG\r\n\x1a\n truncated')
+    summary = convert(str(src), str(tmp_path / 'out'))
+    assert summary['skipped']['unreadable image'] == 1
+    assert summary['images'] == 60
+    assert rows[0]['Image Index'] not in read_cls(str(tmp_path / 'out'))
