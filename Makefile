@@ -3,10 +3,16 @@
 #   make install   create .venv and install the verified stack (idempotent)
 #   make test      install if needed, then run the test suite
 #   make demo      install if needed, then train / evaluate / visualise the bundled demo
+#   make test-gpu  install if needed, then run only the GPU tests (pytest marker `gpu`;
+#                  they skip, with the reason, where torch sees no CUDA GPU)
 #
-# mmcv 2.1.0 has only a source archive on PyPI and takes ~10 min to compile on 2 cores,
-# so its wheel is cached outside the repository under a folder named after the torch
-# version it was compiled against: a wheel is never reused with another torch.
+# mmcv 2.1.0 has only a source archive on PyPI and takes ~10 min to compile on 2 cores
+# (CPU ops), so its wheel is cached outside the repository, in a folder named after the
+# torch version and the build variant (cpu, or the CUDA release and GPU architectures):
+# a wheel is never reused with another torch, CUDA or architecture list.
+# Where torch sees a CUDA GPU, mmcv is compiled with its CUDA kernels (FX_MMCV_CUDA=auto);
+# FX_MMCV_CUDA=1 forces a CUDA build (e.g. on a build host without a GPU, with
+# TORCH_CUDA_ARCH_LIST), FX_MMCV_CUDA=0 a CPU-only one. See tools/install_mmcv.sh.
 
 PYTHON     ?= python3
 VENV       := .venv
@@ -14,11 +20,14 @@ PY         := $(VENV)/bin/python
 PIP        := $(PY) -m pip
 TORCH_VER  := 2.14.1
 MMCV_VER   := 2.1.0
-WHEEL_DIR  ?= $(HOME)/.cache/fx_mm/wheels/torch-$(TORCH_VER)
-STAMP      := $(VENV)/.fx_mm-installed
+FX_CACHE   ?= $(HOME)/.cache/fx_mm
+FX_MMCV_CUDA ?= auto
+export FX_MMCV_CUDA
+# One stamp per build mode: asking for another mode re-runs the mmcv step.
+STAMP      := $(VENV)/.fx_mm-installed-mmcv-$(FX_MMCV_CUDA)
 REQS       := requirements/torch.txt requirements/build.txt requirements/runtime.txt requirements/tests.txt setup.py
 
-.PHONY: install test demo clean-venv
+.PHONY: install test test-gpu demo clean-venv
 
 install: $(STAMP)
 
@@ -28,14 +37,18 @@ $(STAMP): $(REQS)
 	$(PIP) install -q -r requirements/torch.txt
 	# after torch: torch's own install pulls in a setuptools too new for mmcv's setup.py
 	$(PIP) install -q -r requirements/build.txt
-	bash tools/install_mmcv.sh $(PY) $(MMCV_VER) $(WHEEL_DIR)
+	bash tools/install_mmcv.sh $(PY) $(MMCV_VER) $(FX_CACHE)
 	$(PIP) install -q -r requirements/runtime.txt -r requirements/tests.txt
 	$(PIP) install -q --no-deps --no-build-isolation -e .
-	$(PY) -c "import fx_mm, mmcv.ops, mmdet, mmseg, mmpretrain; print('fx_mm stack OK: torch', __import__('torch').__version__, 'mmcv', mmcv.ops.__name__ and __import__('mmcv').__version__)"
+	$(PY) -m fx_mm.env --short
+	rm -f $(VENV)/.fx_mm-installed*
 	touch $(STAMP)
 
 test: install
 	$(PY) -m pytest -q tests
+
+test-gpu: install
+	$(PY) -m pytest -q -m gpu -rs tests
 
 demo: install
 	$(PY) tools/demo.py

@@ -1,47 +1,200 @@
 #!/usr/bin/env bash
-# Install mmcv (with its compiled ops) into the given interpreter's environment.
+# Install mmcv (with its compiled ops) into the given interpreter's environment: with the
+# CUDA kernels where torch sees a GPU, CPU-only otherwise.
 #
-# Usage: tools/install_mmcv.sh PYTHON MMCV_VERSION WHEEL_DIR
+# Usage: tools/install_mmcv.sh PYTHON MMCV_VERSION CACHE_ROOT
 #
-# Skips everything when mmcv.ops already imports and was built against the torch that is
-# installed now (recorded beside the wheel and in the environment). Otherwise reuses a wheel
-# from WHEEL_DIR -- a folder named after one torch version -- or compiles one there.
+# Environment:
+#   FX_MMCV_CUDA          auto (default): CUDA build when torch sees a CUDA GPU;
+#                         1: CUDA build even without a GPU (compiling needs none);
+#                         0: CPU-only build.
+#   TORCH_CUDA_ARCH_LIST  GPU architectures of a CUDA build ("8.0;9.0"). Default: those of
+#                         the visible GPUs; without a visible GPU, 8.0;9.0 (A100, H100/H200).
+#   CUDA_HOME             A CUDA toolkit whose nvcc matches torch's CUDA. Without one (and
+#                         without a matching nvcc on PATH), nvcc and the headers come from
+#                         the registry packages pinned to torch's CUDA release.
+#   FX_CUDA_TOOLKIT       auto (default): CUDA_HOME, else a matching nvcc on PATH, else the
+#                         registry packages; registry: the registry packages in any case.
+#   MAX_JOBS              Parallel compile jobs (default 2).
+#
+# Wheels are cached in CACHE_ROOT/wheels/torch-<torch version>/<variant>/, the variant being
+# "cpu" or "cuda<version>-sm<archs>" (e.g. cuda13.0-sm80_90): a wheel is never reused with
+# another torch, another CUDA or other architectures, and a CPU wheel never stands in for a
+# CUDA one. Build logs go to CACHE_ROOT/logs/. Nothing is installed until a wheel is built,
+# so a failed build leaves the environment as it was; a failed CUDA build falls back to the
+# CPU build (deformable attention then runs mmcv's PyTorch path on the GPU, see
+# fx_mm/ops/deform_attn_fallback.py).
 set -euo pipefail
-py=$1; ver=$2; wheel_dir=$3
-torch_now=$("$py" -c 'import torch; print(torch.__version__)')
+py=$1; ver=$2; cache_root=$3
+mode=${FX_MMCV_CUDA:-auto}
+jobs=${MAX_JOBS:-2}
 site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 marker="$site/fx_mm_mmcv_built_for_torch.txt"
 
-if [ -f "$marker" ] && [ "$(cat "$marker")" = "$torch_now" ] \
+# torch version, torch's CUDA release (or none) and the visible GPUs' architectures (or -).
+read -r torch_now torch_cuda gpu_archs < <("$py" - <<'EOF'
+import torch
+cuda = torch.version.cuda or 'none'
+archs = '-'
+if cuda != 'none' and torch.cuda.is_available():
+    caps = sorted({torch.cuda.get_device_capability(i)
+                   for i in range(torch.cuda.device_count())})
+    archs = ';'.join(f'{major}.{minor}' for major, minor in caps) or '-'
+print(torch.__version__, cuda, archs)
+EOF
+)
+
+case "$mode" in
+  auto) if [ "$gpu_archs" != "-" ]; then want=cuda; else want=cpu; fi ;;
+  1) want=cuda ;;
+  0) want=cpu ;;
+  *) echo "FX_MMCV_CUDA must be auto, 1 or 0 (got '$mode')" >&2; exit 2 ;;
+esac
+if [ "$want" = cuda ] && [ "$torch_cuda" = none ]; then
+  echo "FX_MMCV_CUDA=$mode asks for a CUDA build, but torch $torch_now has no CUDA" >&2
+  exit 2
+fi
+arch_list=""
+if [ "$want" = cuda ]; then
+  if [ -n "${TORCH_CUDA_ARCH_LIST:-}" ]; then arch_list=$TORCH_CUDA_ARCH_LIST
+  elif [ "$gpu_archs" != "-" ]; then arch_list=$gpu_archs
+  else
+    arch_list="8.0;9.0"
+    echo "no GPU visible: building the CUDA kernels for TORCH_CUDA_ARCH_LIST=$arch_list"
+  fi
+fi
+
+variant_of() {  # cpu | cuda13.0-sm80_90
+  if [ "$1" = cpu ]; then echo cpu; return; fi
+  local sm
+  sm=$(echo "$arch_list" | tr ' ,' ';;' | tr -d '.' | sed 's/+PTX/ptx/g; s/;;*/_/g; s/^_//; s/_$//')
+  echo "cuda$torch_cuda-sm$sm"
+}
+variant=$(variant_of "$want")
+
+if [ -f "$marker" ] && [ "$(cat "$marker")" = "$torch_now $variant" ] \
    && "$py" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$ver'" 2>/dev/null; then
-  echo "mmcv $ver already built for torch $torch_now: nothing to do"
+  echo "mmcv $ver ($variant) already built for torch $torch_now: nothing to do"
   exit 0
 fi
 
-mkdir -p "$wheel_dir"
-wheel=$(ls "$wheel_dir"/mmcv-"$ver"-*.whl 2>/dev/null | head -n 1 || true)
-if [ -n "$wheel" ] && [ "$(cat "$wheel_dir/torch_version.txt" 2>/dev/null)" = "$torch_now" ]; then
-  echo "reusing $wheel (built for torch $torch_now)"
-else
-  echo "compiling mmcv $ver with ops against torch $torch_now (about 10 minutes on 2 cores)"
-  rm -f "$wheel_dir"/mmcv-*.whl
-  src_dir=$(mktemp -d)
-  trap 'rm -rf "$src_dir"' EXIT
-  "$py" -m pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$src_dir" "mmcv==$ver"
-  tar xzf "$src_dir"/mmcv-"$ver".tar.gz -C "$src_dir"
+mkdir -p "$cache_root/logs"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+fetch_source() {  # unpacks mmcv's sdist once into $work/mmcv-$ver, patched for C++20 if needed
+  [ -d "$work/mmcv-$ver" ] && return 0
+  "$py" -m pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$work" \
+    "mmcv==$ver" || { echo "could not download mmcv $ver's source" >&2; return 1; }
+  tar xzf "$work/mmcv-$ver.tar.gz" -C "$work" || return 1
   # torch >= 2.10 headers refuse to compile below C++20, but mmcv 2.1.0's setup.py pins
-  # -std=c++17 for the CPU ops; raise the standard only where torch's headers demand it.
+  # -std=c++17 (host and nvcc); raise the standard only where torch's headers demand it.
+  local torch_inc
   torch_inc=$("$py" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "include"))')
   if grep -q "C++20 or later" "$torch_inc/ATen/ATen.h" 2>/dev/null; then
-    sed -i "s/'-std=c++17'/'-std=c++20'/g" "$src_dir/mmcv-$ver/setup.py"
+    sed -i "s/'-std=c++17'/'-std=c++20'/g" "$work/mmcv-$ver/setup.py"
     echo "patched mmcv's setup.py for C++20 (torch $torch_now headers require it)"
   fi
-  MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-2} \
-    "$py" -m pip wheel --no-cache-dir --no-build-isolation --no-deps -w "$wheel_dir" "$src_dir/mmcv-$ver"
-  echo "$torch_now" > "$wheel_dir/torch_version.txt"
-  wheel=$(ls "$wheel_dir"/mmcv-"$ver"-*.whl | head -n 1)
+}
+
+# Points CUDA_HOME at an nvcc of torch's CUDA release: the user's, one on PATH, or the
+# registry packages (nvcc, nvvm, crt and cccl headers, all pinned to that release: unpinned,
+# nvvm/crt arrive newer and ptxas rejects their PTX).
+setup_cuda_toolkit() {
+  local nvcc_ver
+  if [ "${FX_CUDA_TOOLKIT:-auto}" = registry ]; then
+    echo "FX_CUDA_TOOLKIT=registry: not looking for a system toolkit"
+  elif [ -n "${CUDA_HOME:-}" ] && [ -x "$CUDA_HOME/bin/nvcc" ]; then
+    echo "using CUDA_HOME=$CUDA_HOME"; return 0
+  elif command -v nvcc >/dev/null; then
+    nvcc_ver=$(nvcc --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p')
+    if [ "$nvcc_ver" = "$torch_cuda" ]; then
+      CUDA_HOME=$(dirname "$(dirname "$(command -v nvcc)")"); export CUDA_HOME
+      echo "using the CUDA $nvcc_ver toolkit at $CUDA_HOME"; return 0
+    fi
+    echo "nvcc on PATH is CUDA $nvcc_ver, torch was built with $torch_cuda: not using it"
+  fi
+  local major=${torch_cuda%%.*}
+  echo "installing nvcc and headers for CUDA $torch_cuda from the package registry"
+  "$py" -m pip install -q "nvidia-cuda-nvcc==$torch_cuda.*" "nvidia-nvvm==$torch_cuda.*" \
+    "nvidia-cuda-crt==$torch_cuda.*" "nvidia-cuda-cccl==$torch_cuda.*" || return 1
+  CUDA_HOME="$site/nvidia/cu$major"; export CUDA_HOME
+  [ -x "$CUDA_HOME/bin/nvcc" ] || { echo "no nvcc at $CUDA_HOME/bin"; return 1; }
+  # torch links with -lcudart; the runtime package ships only the versioned library.
+  mkdir -p "$work/cudalib"
+  ln -sf "$(ls "$CUDA_HOME"/lib/libcudart.so.* | head -n 1)" "$work/cudalib/libcudart.so"
+  export LIBRARY_PATH="$work/cudalib:$CUDA_HOME/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
+}
+
+# build_wheel cpu|cuda LOG: compiles a wheel into the variant's cache folder.
+build_wheel() {
+  local kind=$1 log=$2 out start
+  out="$cache_root/wheels/torch-$torch_now/$(variant_of "$kind")"
+  fetch_source || return 1
+  rm -rf "$work/dist"; mkdir -p "$work/dist"
+  start=$(date +%s)
+  if [ "$kind" = cuda ]; then
+    echo "compiling mmcv $ver with CUDA $torch_cuda kernels for $arch_list against torch $torch_now" \
+         "($jobs jobs; about an hour on 2 cores; log: $log)"
+    ( setup_cuda_toolkit && "$CUDA_HOME/bin/nvcc" --version | tail -n 2 &&
+      MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$arch_list" MAX_JOBS=$jobs \
+        "$py" -m pip wheel --no-cache-dir --no-build-isolation --no-deps -w "$work/dist" \
+        "$work/mmcv-$ver" ) > "$log" 2>&1 || return 1
+  else
+    echo "compiling mmcv $ver with CPU ops against torch $torch_now (about 10 minutes on 2 cores)"
+    MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$jobs \
+      "$py" -m pip wheel --no-cache-dir --no-build-isolation --no-deps -w "$work/dist" \
+      "$work/mmcv-$ver" 2>&1 | tee "$log" || return 1
+  fi
+  ls "$work"/dist/mmcv-"$ver"-*.whl >/dev/null 2>&1 || return 1
+  mkdir -p "$out"
+  rm -f "$out"/mmcv-*.whl
+  mv "$work"/dist/mmcv-"$ver"-*.whl "$out/"
+  printf 'torch %s\nvariant %s\narch_list %s\nbuilt_s %s\njobs %s\ncores %s\n' "$torch_now" \
+    "$(variant_of "$kind")" "${arch_list:-none}" "$(( $(date +%s) - start ))" "$jobs" "$(nproc)" \
+    > "$out/build_info.txt"
+  echo "built $(ls "$out"/mmcv-*.whl) in $(( $(date +%s) - start )) s"
+}
+
+cached_wheel() {  # the cached wheel of a variant, if any
+  ls "$cache_root/wheels/torch-$torch_now/$1"/mmcv-"$ver"-*.whl 2>/dev/null | head -n 1 || true
+}
+
+wheel=$(cached_wheel "$variant")
+if [ -n "$wheel" ]; then
+  echo "reusing $wheel (torch $torch_now, $variant)"
+else
+  log="$cache_root/logs/mmcv-$ver-torch-$torch_now-$variant-$(date +%Y%m%d-%H%M%S).log"
+  if ! build_wheel "$want" "$log"; then
+    if [ "$want" = cpu ]; then
+      echo "mmcv $ver failed to compile (CPU ops); the log is $log" >&2
+      exit 1
+    fi
+    cat >&2 <<EOF
+
+*** The CUDA build of mmcv $ver failed. ***
+Compiling mmcv's CUDA kernels (CUDA $torch_cuda, architectures $arch_list, torch $torch_now)
+did not produce a wheel; the compiler's output is in
+    $log
+(its last lines are below). The installation goes on with mmcv's CPU build: training and
+inference still run on a GPU, but deformable attention (the DINO localization branch) uses
+mmcv's slower pure-PyTorch path there, with one warning per process. To retry after fixing
+the cause: FX_MMCV_CUDA=1 make install.
+
+EOF
+    tail -n 15 "$log" >&2 || true
+    variant=$(variant_of cpu)
+    wheel=$(cached_wheel "$variant")
+    if [ -z "$wheel" ]; then
+      log="$cache_root/logs/mmcv-$ver-torch-$torch_now-cpu-$(date +%Y%m%d-%H%M%S).log"
+      build_wheel cpu "$log" || {
+        echo "mmcv $ver failed to compile (CPU ops) too; the log is $log" >&2; exit 1; }
+    fi
+  fi
+  wheel=$(cached_wheel "$variant")
 fi
 "$py" -m pip install -q --no-deps --force-reinstall "$wheel"
 # mmcv's own requirements (addict, yapf, ...), now that the compiled package is in place.
 "$py" -m pip install -q "mmcv==$ver" --no-build-isolation
-echo "$torch_now" > "$marker"
+echo "$torch_now $variant" > "$marker"
+echo "mmcv $ver installed: $variant build ($wheel)"
