@@ -1,0 +1,41 @@
+"""python -m fx_mm.env / tools/collect_env.py: versions, GPUs, kernel."""
+import torch
+from mmcv.ops import get_compiling_cuda_version
+
+from fx_mm import env as fx_env
+from fx_mm.ops import deform_attn_fallback as fallback
+from tests.conftest import repo_path, run_python
+
+
+def test_collect_env_reports_the_stack_and_the_kernel(monkeypatch):
+    info = fx_env.collect_env()
+    import mmcv
+    import mmdet
+    assert info['MMCV'] == mmcv.__version__
+    assert info['MMDetection'] == mmdet.__version__
+    assert info['MMCV CUDA Compiler'] == get_compiling_cuda_version()
+    built_with_cuda = get_compiling_cuda_version() != 'not available'
+    assert info['mmcv deformable attention CUDA kernel'].startswith(
+        'yes' if built_with_cuda else 'no:')
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    assert (info['GPUs visible'] == 'none') == (gpus == 0)
+    # the line follows the probe, whatever the build
+    monkeypatch.setattr(fallback, 'FORCE_HAS_CUDA_KERNELS',
+                        not built_with_cuda)
+    flipped = fx_env.collect_env()['mmcv deformable attention CUDA kernel']
+    assert flipped.startswith('no:' if built_with_cuda else 'yes')
+
+
+def test_env_command_and_tool_print_the_same_report():
+    module = run_python(['-m', 'fx_mm.env']).stdout
+    tool = run_python([repo_path('tools', 'collect_env.py')]).stdout
+    assert 'mmcv deformable attention CUDA kernel' in module
+    assert 'GPUs visible' in module and 'MMSegmentation' in module
+
+    def stable(text):  # drop lines that may differ between two runs
+        return [line for line in text.splitlines()
+                if not line.startswith(('GCC', 'sys.platform'))]
+    assert stable(module) == stable(tool)
+    short = run_python(['-m', 'fx_mm.env', '--short']).stdout.strip()
+    assert short.startswith('fx_mm stack OK: torch ')
+    assert 'deformable-attention CUDA kernel:' in short
