@@ -1,6 +1,7 @@
 """Train Foundation X (mmdet's tools/train.py conventions).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
+                          [--amp [--amp-dtype float16|bfloat16]]
                           [--cfg-options K=V ...] [--launcher none|pytorch|slurm]
 """
 import argparse
@@ -24,6 +25,11 @@ def parse_args():
         '--amp', action='store_true',
         help='enable automatic-mixed-precision training')
     parser.add_argument(
+        '--amp-dtype', choices=['float16', 'bfloat16'], default=None,
+        help='autocast dtype with --amp: float16 (with dynamic loss scaling; '
+        'the GPU default) or bfloat16 (no loss scaling; the only choice on '
+        'the CPU, and the default there)')
+    parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or, without one, from the '
         'latest checkpoint in the work dir')
@@ -40,6 +46,10 @@ def main():
         kind = cfg.optim_wrapper.get('type', 'OptimWrapper')
         cfg.optim_wrapper.type = amp_type.get(kind, kind)
         cfg.optim_wrapper.loss_scale = 'dynamic'
+        if args.amp_dtype is not None:
+            cfg.optim_wrapper.dtype = args.amp_dtype
+    elif args.amp_dtype is not None:
+        raise SystemExit('--amp-dtype needs --amp')
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

@@ -62,4 +62,53 @@ class FXOptimWrapper(OptimWrapper):
 
 @OPTIM_WRAPPERS.register_module()
 class FXAmpOptimWrapper(FXOptimWrapper, AmpOptimWrapper):
-    """:class:`FXOptimWrapper` with mmengine's mixed precision (``--amp``)."""
+    """:class:`FXOptimWrapper` with mixed precision (``tools/train.py --amp``).
+
+    mmengine's AmpOptimWrapper (autocast in ``optim_context``, gradients
+    unscaled before the branch clipping of :class:`FXOptimWrapper`, scaler
+    state in checkpoints), with two differences:
+
+    - ``dtype='bfloat16'`` uses no loss scaling: bf16 has fp32's exponent
+      range, so gradients do not underflow (mmengine would scale anyway).
+      ``float16`` (the GPU default) keeps dynamic loss scaling.
+    - Without a GPU it runs on the CPU in bf16 (the only dtype of CPU
+      autocast; ``dtype=None`` means bf16 there) instead of refusing: that
+      is how the tests check AMP training on a machine without CUDA.
+
+    Parameters, optimizer state and the EMA teacher stay in fp32; only the
+    forward pass computes in low precision.
+
+    Args:
+        loss_scale (str | float | dict): As mmengine's (ignored for bf16).
+        dtype (str | torch.dtype, optional): ``'float16'`` or ``'bfloat16'``;
+            None: float16 on CUDA, bfloat16 on the CPU.
+        **kwargs: As :class:`FXOptimWrapper`.
+    """
+
+    def __init__(self, optimizer, *, loss_scale='dynamic', dtype=None,
+                 clip_branches: Optional[Sequence[str]] = None,
+                 **kwargs) -> None:
+        if isinstance(dtype, str):
+            if dtype not in self.valid_dtypes:
+                raise ValueError(f'FXAmpOptimWrapper: dtype must be one of '
+                                 f'{self.valid_dtypes}, got {dtype!r}.')
+            dtype = getattr(torch, dtype)
+        if torch.cuda.is_available():
+            super().__init__(optimizer, loss_scale=loss_scale, dtype=dtype,
+                             clip_branches=clip_branches, **kwargs)
+            device = 'cuda'
+        else:
+            if dtype not in (None, torch.bfloat16):
+                raise ValueError(
+                    f'Mixed precision without a GPU runs in bfloat16 only '
+                    f'(CPU autocast), not {dtype}: use --amp-dtype bfloat16 '
+                    'or optim_wrapper.dtype="bfloat16".')
+            # mmengine's AmpOptimWrapper refuses to start without a GPU.
+            OptimWrapper.__init__(self, optimizer, **kwargs)
+            self.clip_branches = None if clip_branches is None else set(
+                clip_branches)
+            self._scale_update_param = None
+            self.cast_dtype = dtype = torch.bfloat16
+            device = 'cpu'
+        if self.cast_dtype == torch.bfloat16:
+            self.loss_scaler = torch.amp.GradScaler(device, enabled=False)
