@@ -127,4 +127,9 @@ model = dict(
         places=('backbone', 'loc_encoder', 'seg_decoder'),
         weight=0.5,
         task_weight=0.5),
-    predict_with='teacher')
+    predict_with='teacher',
+    # Recompute block activations in backward instead of keeping them:
+    # ('backbone', 'loc_encoder', 'loc_decoder') or True for all (the
+    # reference code trained with checkpointing). Same results, less memory,
+    # one more forward of those blocks; `tools/benchmark.py memory` measures.
+    activation_checkpointing=())
