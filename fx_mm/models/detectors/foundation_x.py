@@ -10,6 +10,7 @@ from mmengine.model import BaseModel, ModuleDict
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
+from ..utils.activation_checkpoint import checkpoint_modules
 from ..utils.dataset_routing import (check_dataset_names, dataset_of,
                                      num_classes_of)
 
@@ -17,6 +18,9 @@ TASKS = ('cls', 'loc', 'seg')
 
 # Feature places where student and teacher are compared (paper Sec. 3.3).
 CONSISTENCY_PLACES = ('backbone', 'loc_encoder', 'seg_decoder')
+
+# Parts whose blocks activation checkpointing can cover.
+CHECKPOINT_PARTS = ('backbone', 'loc_encoder', 'loc_decoder')
 
 
 def classes_by_task(datasets: Sequence[Mapping]) -> Dict[str, Dict[str, list]]:
@@ -122,6 +126,13 @@ class FoundationX(BaseModel):
             name prefix (e.g. ``('backbone', 'loc.encoder', 'loc.neck')`` for
             head-only fine-tuning, paper Fig. 3). Frozen before the
             optimizer is built, they get no optimizer group and no gradient.
+        activation_checkpointing (bool | Sequence[str]): Blocks whose
+            activations are recomputed in backward instead of kept: any of
+            ``('backbone', 'loc_encoder', 'loc_decoder')`` -- the Swin blocks,
+            the deformable encoder layers, every dataset's decoder layers --
+            or True for all. Less memory for one more forward of those
+            blocks; weights, names and results are unchanged (see
+            :mod:`fx_mm.models.utils.activation_checkpoint`). Defaults to ().
         data_preprocessor (dict, optional): E.g. mmdet's DetDataPreprocessor
             (it handles images, boxes and, with ``pad_seg``, masks).
         init_cfg (dict, optional): Initialisation config.
@@ -137,6 +148,7 @@ class FoundationX(BaseModel):
                  consistency: Optional[dict] = None,
                  predict_with: str = 'teacher',
                  frozen: Sequence[str] = (),
+                 activation_checkpointing: Union[bool, Sequence[str]] = (),
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
@@ -177,6 +189,8 @@ class FoundationX(BaseModel):
 
         self.frozen = tuple(frozen)
         self._freeze(self.frozen)
+        self.activation_checkpointing = self._checkpoint_blocks(
+            activation_checkpointing)
 
         self.teacher = None
         if teacher:
@@ -203,6 +217,36 @@ class FoundationX(BaseModel):
             heads[name] = MODELS.build(dict(
                 cfg['head'], num_classes=num_classes_of(spec), dataset=name))
         return ModuleDict(heads)
+
+    def _checkpoint_blocks(
+            self, parts: Union[bool, Sequence[str]]) -> Tuple[str, ...]:
+        """Turn on activation checkpointing for the blocks of ``parts``
+        (before the teacher copy, which keeps the switch but never records a
+        graph). Returns the parts checkpointed."""
+        if parts is True:
+            parts = CHECKPOINT_PARTS
+        parts = tuple(parts or ())
+        unknown = sorted(set(parts) - set(CHECKPOINT_PARTS))
+        if unknown:
+            raise ValueError(f'activation_checkpointing: unknown {unknown}; '
+                             f'choose from {CHECKPOINT_PARTS} or True.')
+        if 'backbone' in parts:
+            stages = getattr(self.backbone, 'stages', None)
+            if stages is None or not all(hasattr(s, 'blocks') for s in stages):
+                raise ValueError(
+                    'activation_checkpointing: the backbone '
+                    f'{type(self.backbone).__name__} has no stages[i].blocks '
+                    "(as mmpretrain's SwinTransformer has).")
+            checkpoint_modules(b for s in stages for b in s.blocks)
+        if {'loc_encoder', 'loc_decoder'} & set(parts) and self.loc is None:
+            raise ValueError('activation_checkpointing: no localization '
+                             f'branch for {parts}.')
+        if 'loc_encoder' in parts:
+            checkpoint_modules(self.loc.encoder.layers)
+        if 'loc_decoder' in parts:
+            checkpoint_modules(layer for dataset in self.loc.per_dataset.values()
+                               for layer in dataset['decoder'].layers)
+        return parts
 
     def student_parts(self) -> Dict[str, nn.Module]:
         """dict[str, nn.Module]: The trainable parts, by name (no teacher)."""
@@ -553,8 +597,12 @@ def _requires_grad(feature: Union[Tensor, Sequence[Tensor]]) -> bool:
 
 def _mse(student: Union[Tensor, Sequence[Tensor]],
          teacher: Union[Tensor, Sequence[Tensor]]) -> Tensor:
-    """Mean squared error, averaged over the levels of multi-level features."""
+    """Mean squared error, averaged over the levels of multi-level features.
+
+    Computed in fp32: under mixed precision the features come out in
+    fp16/bf16, whose squared differences lose precision or overflow.
+    """
     if isinstance(student, (tuple, list)):
-        return sum(F.mse_loss(s, t) for s, t in zip(student, teacher)) / len(
-            student)
-    return F.mse_loss(student, teacher)
+        return sum(F.mse_loss(s.float(), t.float())
+                   for s, t in zip(student, teacher)) / len(student)
+    return F.mse_loss(student.float(), teacher.float())
