@@ -64,9 +64,12 @@ env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'))
-# Branches a batch does not use get no gradient.
+# Branches a batch does not use get no gradient. broadcast_buffers (torch's
+# default, spelled out): the UPerNet BatchNorm running statistics are rank
+# 0's on every rank. SyncBN is off; `sync_bn='torch'` turns it on.
 model_wrapper_cfg = dict(
-    type='MMDistributedDataParallel', find_unused_parameters=True)
+    type='MMDistributedDataParallel', find_unused_parameters=True,
+    broadcast_buffers=True)
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
     type='Visualizer', vis_backends=vis_backends, name='visualizer')
