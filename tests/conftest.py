@@ -11,6 +11,21 @@ SHARED_DATA = osp.abspath(
     os.environ.get('FX_SHARED_DATA', osp.join(REPO, '..', 'shared', 'data')))
 
 
+def pytest_collection_modifyitems(config, items):
+    """Skip the ``gpu`` tests, saying why, where torch sees no CUDA GPU."""
+    gpu_tests = [item for item in items if 'gpu' in item.keywords]
+    if not gpu_tests:
+        return
+    import torch
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(
+        reason='needs a CUDA GPU: torch.cuda.is_available() is False here '
+        '(run `make test-gpu` on a machine with one)')
+    for item in gpu_tests:
+        item.add_marker(skip)
+
+
 def repo_path(*parts: str) -> str:
     """Absolute path of a file in the repository."""
     return osp.join(REPO, *parts)

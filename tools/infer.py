@@ -35,7 +35,10 @@ def parse_args(argv=None):
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='boxes below this score are not drawn')
     parser.add_argument('--predict-with', choices=['teacher', 'student'])
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--device', default=None,
+        help="torch device, e.g. cuda:1 or cpu (default: cuda when torch "
+        'sees a GPU, else cpu)')
     return parser.parse_args(argv)
 
 

@@ -65,7 +65,8 @@ class FXInferencer:
         checkpoint (str, optional): Weights (the training checkpoint; the
             teacher predicts unless ``predict_with='student'``).
         predict_with (str, optional): 'teacher' or 'student'.
-        device (str): Torch device.
+        device (str, optional): Torch device; None (the default) takes the
+            GPU when torch sees one, else the CPU.
 
     Example:
         >>> infer = FXInferencer('configs/tiny/fx_covid_demo.py', 'epoch_40.pth')
@@ -76,7 +77,7 @@ class FXInferencer:
     def __init__(self, config: Union[str, Config],
                  checkpoint: Optional[str] = None,
                  predict_with: Optional[str] = None,
-                 device: str = 'cpu') -> None:
+                 device: Optional[str] = None) -> None:
         cfg = Config.fromfile(config) if isinstance(config, str) else config
         init_default_scope(cfg.get('default_scope', 'mmdet'))
         self.cfg = cfg
@@ -85,6 +86,9 @@ class FXInferencer:
             load_fitting_checkpoint(self.model, checkpoint)
         if predict_with is not None:
             self.model.predict_with = predict_with
+        if device is None:
+            device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        self.device = device
         self.model.to(device).eval()
         self.classes = {
             task: {e['name']: list(e[task]['classes']) for e in cfg.model.datasets
