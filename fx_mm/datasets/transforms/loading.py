@@ -82,8 +82,26 @@ class ResolveUncertainLabels(BaseTransform):
     label and sample, ``'ones'``, ``'zeros'``, ``'ignore'`` (left out of the
     loss). Missing labels become ``missing`` (``'ignore'`` or ``'zeros'``).
 
-    Required keys: ``gt_raw`` (C,) float. Added keys: ``gt_score`` (C,) float
-    with NaN where the loss ignores the label.
+    The LSR draws come from a generator keyed by (run seed, pass, sample
+    index) -- not from a generator state that dataloader workers would copy
+    (two workers drawing the same values), that a new pass would start
+    afresh (every pass replaying the first) or that a checkpoint would not
+    hold (``--resume`` drawing other values). :class:`CyclicTrainLoop` sets
+    the run seed and the pass with :meth:`set_pass` before each pass; so a
+    sample's soft labels change from pass to pass, and are the same for any
+    number of workers and after resuming.
+
+    Required keys: ``gt_raw`` (C,) float; ``sample_idx`` (set by mmengine's
+    datasets) for the LSR key. Added keys: ``gt_score`` (C,) float with NaN
+    where the loss ignores the label.
+
+    Args:
+        uncertain (str): Policy for -1 labels.
+        missing (str): Policy for blank labels.
+        low (float): Lower end of the LSR interval.
+        high (float): Upper end of the LSR interval.
+        seed (int, optional): Run seed of the LSR key until :meth:`set_pass`
+            sets one (0 if None).
     """
 
     POLICIES = ('lsr-ones', 'ones', 'zeros', 'ignore')
@@ -99,14 +117,20 @@ class ResolveUncertainLabels(BaseTransform):
                              "'zeros'.")
         self.uncertain, self.missing = uncertain, missing
         self.low, self.high = low, high
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.pass_index = (0 if seed is None else int(seed)), 0
+
+    def set_pass(self, seed: int, pass_index: int) -> None:
+        """Key the LSR draws of the coming pass (called by the train loop)."""
+        self.seed, self.pass_index = int(seed), int(pass_index)
 
     def transform(self, results: dict) -> dict:
         raw = np.asarray(results['gt_raw'], dtype=np.float32)
         score = raw.copy()
         unc = raw == -1
-        if self.uncertain == 'lsr-ones':
-            score[unc] = self.rng.uniform(self.low, self.high, int(unc.sum()))
+        if self.uncertain == 'lsr-ones' and unc.any():
+            rng = np.random.default_rng(
+                [self.seed, self.pass_index, int(results.get('sample_idx', 0))])
+            score[unc] = rng.uniform(self.low, self.high, int(unc.sum()))
         else:
             score[unc] = dict(ones=1.0, zeros=0.0, ignore=np.nan)[
                 self.uncertain]

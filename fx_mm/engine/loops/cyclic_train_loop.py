@@ -3,6 +3,7 @@ import copy
 import json
 import os
 import os.path as osp
+import zlib
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -205,8 +206,11 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         return self.current_pass.describe(self.num_cycles, len(self.steps))
 
     def _sampler_cfg(self, p: Pass) -> dict:
+        # The lock half is keyed on the step too: two datasets of one length
+        # (or the loc and seg steps of one dataset) get independent halves.
+        step_key = zlib.crc32(f'{p.dataset}/{p.task}'.encode())
         return dict(type='PassSampler', shuffle=True, seed=self.seed,
-                    subset_key=p.cycle,
+                    subset_key=[p.cycle, step_key],
                     fraction=self.lock_fraction if p.kind == 'lock' else 1.0)
 
     def _num_iters(self, p: Pass) -> int:
@@ -224,10 +228,19 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         """The dataloader of a pass (built on first use)."""
         if p not in self._loaders:
             cfg = copy.deepcopy(self.dataloader_cfg)
-            cfg['dataset'] = self.train_datasets[(p.dataset, p.task)]
+            dataset = self.train_datasets[(p.dataset, p.task)]
+            # Transforms with per-pass randomness (soft labels) are keyed on
+            # the pass, so workers, passes and resumed runs draw as they
+            # should (see ResolveUncertainLabels).
+            for transform in getattr(dataset.pipeline, 'transforms', []):
+                if hasattr(transform, 'set_pass'):
+                    transform.set_pass(self.seed, p.index)
+            cfg['dataset'] = dataset
             cfg['sampler'] = self._sampler_cfg(p)
+            # Worker seeds differ per pass: random augmentations must not
+            # replay the previous pass's draws.
             self._loaders[p] = self.runner.build_dataloader(
-                cfg, seed=self.seed)
+                cfg, seed=self.seed + p.index)
             assert len(self._loaders[p]) == self._num_iters(p)
         return self._loaders[p]
 
