@@ -1,6 +1,7 @@
 """Training and evaluation machinery (registered into mmengine's registries)."""
-from .hooks import (EMATeacherHook, LoadFoundationXHook, LockReleaseHook,
-                    RandomStateHook, RunAuditHook, load_foundation_x)
+from .hooks import (EMATeacherHook, FXRuntimeInfoHook, LoadFoundationXHook,
+                    LockReleaseHook, RandomStateHook, RunAuditHook,
+                    load_foundation_x)
 from .log_processor import FXLogProcessor
 from .loops import CyclicTrainLoop, MultiTaskTestLoop, MultiTaskValLoop
 from .optimizers import FXOptimWrapper, FXOptimWrapperConstructor
@@ -8,7 +9,7 @@ from .pass_sampler import PassSampler
 
 __all__ = [
     'EMATeacherHook', 'LoadFoundationXHook', 'load_foundation_x',
-    'LockReleaseHook', 'RandomStateHook', 'RunAuditHook',
+    'LockReleaseHook', 'RandomStateHook', 'RunAuditHook', 'FXRuntimeInfoHook',
     'FXLogProcessor',
     'CyclicTrainLoop', 'MultiTaskTestLoop', 'MultiTaskValLoop',
     'FXOptimWrapper', 'FXOptimWrapperConstructor', 'PassSampler'

@@ -37,13 +37,14 @@ def test_cpu_amp_is_bf16_without_loss_scaling(model):
     assert isinstance(wrapper, FXAmpOptimWrapper)
     assert wrapper.cast_dtype == torch.bfloat16  # dtype=None on the CPU
     assert not wrapper.loss_scaler.is_enabled()
-    assert wrapper.clip_branches == {'loc'}
+    assert wrapper.clip_tasks == {'loc'}
     with pytest.raises(ValueError, match='bfloat16 only'):
         amp_wrapper(model, dtype='float16')
 
 
 def test_amp_step_autocasts_and_keeps_fp32_where_it_matters(model):
     wrapper = amp_wrapper(model, dtype='bfloat16')
+    wrapper.set_task('loc')
     seen = []
     hooks = [m.register_forward_hook(
         lambda m, i, out: seen.append(out[-1].dtype))

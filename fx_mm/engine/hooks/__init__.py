@@ -3,8 +3,10 @@ from .load_foundation_x_hook import LoadFoundationXHook, load_foundation_x
 from .lock_release_hook import LockReleaseHook
 from .random_state_hook import RandomStateHook
 from .run_audit_hook import RunAuditHook
+from .runtime_info_hook import FXRuntimeInfoHook, scalars_not_updated
 
 __all__ = [
     'EMATeacherHook', 'LoadFoundationXHook', 'load_foundation_x',
-    'LockReleaseHook', 'RandomStateHook', 'RunAuditHook'
+    'LockReleaseHook', 'RandomStateHook', 'RunAuditHook', 'FXRuntimeInfoHook',
+    'scalars_not_updated'
 ]

@@ -255,6 +255,10 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
 
     def run_epoch(self) -> None:
         """Run the current pass with its own dataloader."""
+        # Per-task optimizer behaviour (FXOptimWrapper's clipping).
+        set_task = getattr(self.runner.optim_wrapper, 'set_task', None)
+        if set_task is not None:
+            set_task(self.current_pass.task)
         self.dataloader = self._loader(self.current_pass)
         super().run_epoch()
         # A pass's dataloader is not needed again (each pass is unique).

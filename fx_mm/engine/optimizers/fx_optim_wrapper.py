@@ -1,4 +1,4 @@
-"""An OptimWrapper with per-branch gradient clipping and per-branch lr logs."""
+"""An OptimWrapper with per-task gradient clipping and per-branch lr logs."""
 import math
 from typing import Dict, List, Optional, Sequence
 
@@ -9,25 +9,33 @@ from mmengine.registry import OPTIM_WRAPPERS
 
 @OPTIM_WRAPPERS.register_module()
 class FXOptimWrapper(OptimWrapper):
-    """mmengine's OptimWrapper, clipping only some branches' gradients.
+    """mmengine's OptimWrapper, clipping gradients in some tasks' passes.
 
-    Parameter groups carry a ``branch`` tag (set by
-    :class:`FXOptimWrapperConstructor`: backbone, cls, loc, seg). The paper
-    clips gradients of the localization branch only (at 0.1); ``clip_grad``
-    works as in mmengine, restricted to ``clip_branches``. A non-finite loss
+    The paper clips gradients (max-norm 0.1) in localization training, and
+    the reference code clips every parameter that has a gradient there --
+    the DINO branch and, in a release pass, the backbone -- and nothing in
+    classification or segmentation training. ``clip_grad`` works as in
+    mmengine, in the passes whose task is in ``clip_tasks``; the train loop
+    tells the wrapper the current task (:meth:`set_task`). Parameter groups
+    carry a ``branch`` tag (set by :class:`FXOptimWrapperConstructor`:
+    backbone, cls, loc, seg) for the per-branch lr logs. A non-finite loss
     raises ``FloatingPointError`` before it reaches the weights.
 
     Args:
-        clip_branches (Sequence[str], optional): Branches whose gradients
-            ``clip_grad`` clips; None clips all, as mmengine does.
+        clip_tasks (Sequence[str], optional): Tasks whose passes clip; None
+            clips in every pass, as mmengine does.
         **kwargs: As mmengine's OptimWrapper.
     """
 
-    def __init__(self, *args, clip_branches: Optional[Sequence[str]] = None,
+    def __init__(self, *args, clip_tasks: Optional[Sequence[str]] = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.clip_branches = None if clip_branches is None else set(
-            clip_branches)
+        self.clip_tasks = None if clip_tasks is None else set(clip_tasks)
+        self.current_task: Optional[str] = None
+
+    def set_task(self, task: Optional[str]) -> None:
+        """The task of the pass that starts (called by the train loop)."""
+        self.current_task = task
 
     def update_params(self, loss: torch.Tensor, **kwargs) -> None:
         """Refuse a NaN or infinite loss, then mmengine's update."""
@@ -36,19 +44,10 @@ class FXOptimWrapper(OptimWrapper):
         super().update_params(loss, **kwargs)
 
     def _clip_grad(self) -> None:
-        """mmengine's clipping on the selected branches' parameters."""
-        if self.clip_branches is None:
-            return super()._clip_grad()
-        params: List[torch.Tensor] = [
-            p for group in self.optimizer.param_groups
-            if group.get('branch') in self.clip_branches
-            for p in group['params'] if p.grad is not None
-        ]
-        if not params:
-            return
-        grad = self.clip_func(params, **self.clip_grad_kwargs)
-        if grad is not None:  # clip_grad_norm_ returns the norm
-            self.message_hub.update_scalar('train/grad_norm', float(grad))
+        """mmengine's clipping (of every parameter with a gradient), in the
+        passes of ``clip_tasks`` only."""
+        if self.clip_tasks is None or self.current_task in self.clip_tasks:
+            super()._clip_grad()
 
     def get_lr(self) -> Dict[str, List[float]]:
         """mmengine's ``lr`` plus one ``<branch>_lr`` per branch, logged."""
@@ -86,7 +85,7 @@ class FXAmpOptimWrapper(FXOptimWrapper, AmpOptimWrapper):
     """
 
     def __init__(self, optimizer, *, loss_scale='dynamic', dtype=None,
-                 clip_branches: Optional[Sequence[str]] = None,
+                 clip_tasks: Optional[Sequence[str]] = None,
                  **kwargs) -> None:
         if isinstance(dtype, str):
             if dtype not in self.valid_dtypes:
@@ -95,7 +94,7 @@ class FXAmpOptimWrapper(FXOptimWrapper, AmpOptimWrapper):
             dtype = getattr(torch, dtype)
         if torch.cuda.is_available():
             super().__init__(optimizer, loss_scale=loss_scale, dtype=dtype,
-                             clip_branches=clip_branches, **kwargs)
+                             clip_tasks=clip_tasks, **kwargs)
             device = 'cuda'
         else:
             if dtype not in (None, torch.bfloat16):
@@ -105,8 +104,8 @@ class FXAmpOptimWrapper(FXOptimWrapper, AmpOptimWrapper):
                     'or optim_wrapper.dtype="bfloat16".')
             # mmengine's AmpOptimWrapper refuses to start without a GPU.
             OptimWrapper.__init__(self, optimizer, **kwargs)
-            self.clip_branches = None if clip_branches is None else set(
-                clip_branches)
+            self.clip_tasks = None if clip_tasks is None else set(clip_tasks)
+            self.current_task = None
             self._scale_update_param = None
             self.cast_dtype = dtype = torch.bfloat16
             device = 'cpu'
