@@ -117,10 +117,16 @@ class FoundationX(BaseModel):
         teacher (bool): Keep an EMA teacher. Defaults to True.
         consistency (dict, optional): ``places`` (subset of
             ``('backbone', 'loc_encoder', 'seg_decoder')``), ``weight`` of the
-            consistency term and ``task_weight`` of the task loss when the
-            consistency term is on (paper: 0.5 and 0.5). Ignored without a
-            teacher. None or empty ``places`` turns it off; the task loss then
-            has weight 1.
+            consistency term and ``task_weight`` of the task loss (paper and
+            reference code: 0.5 and 0.5), ``normalize`` (default True: the
+            compared features are L2-normalised over channels first, as the
+            reference code does, so the term does not depend on the
+            features' scale). The loss is ``task_weight * task + weight *
+            mean over the pass's trainable places of MSE``, with the same
+            task weight in every pass (a lock pass, whose places are all
+            frozen, adds no consistency term but keeps the weight).
+            Ignored without a teacher. None or empty ``places`` turns it
+            off; the task loss then has weight 1.
         predict_with (str): ``'teacher'`` or ``'student'``.
         frozen (Sequence[str]): Student parts frozen for the whole run, by
             name prefix (e.g. ``('backbone', 'loc.encoder', 'loc.neck')`` for
@@ -181,7 +187,9 @@ class FoundationX(BaseModel):
                              f'from {CONSISTENCY_PLACES}.')
         self.consistency_places = places if teacher else ()
         self.consistency_weight = float(consistency.get('weight', 0.5))
-        self.task_weight = float(consistency.get('task_weight', 0.5))
+        self.task_weight = float(consistency.get('task_weight', 0.5)) \
+            if self.consistency_places else 1.0
+        self.consistency_normalize = bool(consistency.get('normalize', True))
         if predict_with not in ('teacher', 'student'):
             raise ValueError("predict_with must be 'teacher' or 'student', "
                              f'got {predict_with!r}.')
@@ -402,7 +410,10 @@ class FoundationX(BaseModel):
 
         # Task losses keep the toolbox's names under the task's prefix
         # ('loc.d0.loss_bbox'), so logs tell tasks and consistency apart.
-        losses = {f'{task}.{k}': v for k, v in losses.items()}
+        # The task weight is the same in every pass, with or without
+        # consistency terms in it.
+        losses = {f'{task}.{k}': self._scale(v, self.task_weight)
+                  for k, v in losses.items()}
         # A term whose student feature has no gradient (its part is frozen,
         # e.g. in a lock pass) is a constant: skip it and the teacher's
         # forward pass it would need.
@@ -411,10 +422,12 @@ class FoundationX(BaseModel):
         if not places:
             return losses
         teacher = self._teacher_features(inputs, task, data_samples, places)
-        losses = {k: self._scale(v, self.task_weight) for k, v in losses.items()}
+        # weight * mean over places, logged per place (the logged terms add
+        # up to the consistency loss).
         for place in places:
-            losses[f'loss_cons_{place}'] = self.consistency_weight * _mse(
-                student[place], teacher[place])
+            losses[f'loss_cons_{place}'] = self.consistency_weight / len(
+                places) * consistency_mse(student[place], teacher[place],
+                                          place, self.consistency_normalize)
         return losses
 
     @staticmethod
@@ -595,14 +608,38 @@ def _requires_grad(feature: Union[Tensor, Sequence[Tensor]]) -> bool:
     return feature.requires_grad
 
 
-def _mse(student: Union[Tensor, Sequence[Tensor]],
-         teacher: Union[Tensor, Sequence[Tensor]]) -> Tensor:
-    """Mean squared error, averaged over the levels of multi-level features.
+# Channel dimension of the compared features: backbone maps and the fused
+# UPerNet map are (B, C, H, W); the encoder memory is (B, N, C).
+CHANNEL_DIM = dict(backbone=1, loc_encoder=-1, seg_decoder=1)
 
+
+def consistency_mse(student: Union[Tensor, Sequence[Tensor]],
+                    teacher: Union[Tensor, Sequence[Tensor]], place: str,
+                    normalize: bool = True) -> Tensor:
+    """MSE between student and teacher features at one place.
+
+    Multi-level features (the backbone's stages) are averaged over levels.
+    With ``normalize`` each feature vector is L2-normalised over its
+    channels first (the reference code's choice): the term then lies in
+    [0, 4 / C] per element and does not grow with the features' scale.
     Computed in fp32: under mixed precision the features come out in
     fp16/bf16, whose squared differences lose precision or overflow.
+
+    Args:
+        student, teacher (Tensor | Sequence[Tensor]): (B, C, H, W) maps or
+            (B, N, C) tokens, or a sequence of such (one per level).
+        place (str): One of :data:`CONSISTENCY_PLACES` (gives the channel
+            dimension).
+        normalize (bool): L2-normalise over channels before the MSE.
+
+    Returns:
+        Tensor: A scalar.
     """
     if isinstance(student, (tuple, list)):
-        return sum(F.mse_loss(s.float(), t.float())
+        return sum(consistency_mse(s, t, place, normalize)
                    for s, t in zip(student, teacher)) / len(student)
-    return F.mse_loss(student.float(), teacher.float())
+    student, teacher = student.float(), teacher.float()
+    if normalize:
+        student = F.normalize(student, dim=CHANNEL_DIM[place])
+        teacher = F.normalize(teacher, dim=CHANNEL_DIM[place])
+    return F.mse_loss(student, teacher)
