@@ -74,8 +74,8 @@ def main() -> int:
         print(f'{key} = {value:.4f} ({verdict} the demo target {target})'
               if value is not None else f'{key}: missing')
     print(f'\nEverything is in {osp.join(REPO, work_dir)}:')
-    for name in ('test_table.md', 'test_metrics.json', 'curves', 'overlays',
-                 'schedule.json'):
+    for name in ('test_table.md', 'test_table_per_class.md',
+                 'test_metrics.json', 'curves', 'overlays', 'schedule.json'):
         print(f'  {osp.join(work_dir, name)}')
     print(f'  checkpoint: {checkpoint}')
     return 0

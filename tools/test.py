@@ -3,9 +3,10 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--split test|val]
                          [--cfg-options K=V ...] [--launcher none|pytorch|slurm]
 
-Writes ``test_metrics.json`` (every metric, ``<dataset>/<task>/<metric>``)
-and ``test_table.md`` (paper Table 4 layout: dataset rows; AUC, mAP40, Dice)
-into the work dir and prints the table.
+Writes ``test_metrics.json`` (every metric, ``<dataset>/<task>/<metric>``),
+``test_table.md`` (paper Table 4 layout: dataset rows; AUC, mAP40, Dice) and
+``test_table_per_class.md`` (AUC, AP40 and Dice of every class of every
+dataset) into the work dir and prints the Table-4 one.
 """
 import argparse
 import os.path as osp
@@ -44,7 +45,8 @@ def main():
     if get_rank() == 0:
         paths = write_report(metrics, cfg.work_dir, name=args.split)
         print(metrics_table(metrics))
-        print(f'metrics: {paths["json"]}\ntable:   {paths["table"]}')
+        print(f'metrics:   {paths["json"]}\ntable:     {paths["table"]}\n'
+              f'per class: {paths["per_class"]}')
 
 
 if __name__ == '__main__':

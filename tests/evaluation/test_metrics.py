@@ -131,3 +131,62 @@ def test_dice_on_hand_made_masks():
     assert out['globalDice/heart'] == pytest.approx(0.0)
     with pytest.raises(ValueError, match='differ in shape'):
         dice_stats(pred, gt[:, :3])
+
+
+def _pycocotools_class_ap40(gts, preds, classes, category):
+    """AP at IoU 0.40 of one category, from a COCOeval of that category only
+    (pycocotools' catIds), i.e. computed apart from the other classes."""
+    images, anns, dets = [], [], []
+    for i, (g, p) in enumerate(zip(gts, preds), 1):
+        images.append(dict(id=i, width=g['width'], height=g['height']))
+        for b, l in zip(g['bboxes'], g['labels']):
+            anns.append(dict(id=len(anns) + 1, image_id=i,
+                             category_id=int(l) + 1,
+                             bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                             area=(b[2] - b[0]) * (b[3] - b[1]), iscrowd=0))
+        for b, s, l in zip(p['bboxes'], p['scores'], p['labels']):
+            dets.append(dict(image_id=i, category_id=int(l) + 1, score=s,
+                             bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]]))
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = dict(images=images, annotations=anns, categories=[
+            dict(id=i + 1, name=n) for i, n in enumerate(classes)])
+        gt.createIndex()
+        ev = COCOeval(gt, gt.loadRes(dets), 'bbox')
+        ev.params.iouThrs = np.array([0.40])
+        ev.params.catIds = [category + 1]
+        ev.evaluate()
+        ev.accumulate()
+    prec = ev.eval['precision'][0, :, 0, 0, -1]
+    return float(prec[prec > -1].mean())
+
+
+def test_coco_ap40_per_class_agrees_with_one_class_cocoeval(covid_lungs):
+    gts = _real_boxes(covid_lungs)
+    rng = np.random.default_rng(1)
+    preds = []
+    for g in gts:
+        # Right lungs (label 0) found well, left lungs (1) badly.
+        noise = np.where(g['labels'][:, None] == 0, 2.0, 25.0)
+        boxes = g['bboxes'] + rng.normal(0, 1, g['bboxes'].shape) * noise
+        preds.append(dict(bboxes=boxes, labels=g['labels'],
+                          scores=rng.random(len(g['labels']))))
+    classes = ['Right Lung', 'Left Lung']
+    ours = coco_box_ap(gts, preds, classes)
+    for c, name in enumerate(classes):
+        assert ours[f'mAP40/{name}'] == pytest.approx(
+            _pycocotools_class_ap40(gts, preds, classes, c))
+    assert ours['mAP40/Right Lung'] > ours['mAP40/Left Lung']
+    assert ours['mAP40'] == pytest.approx(
+        (ours['mAP40/Right Lung'] + ours['mAP40/Left Lung']) / 2)
+
+
+def test_coco_ap40_without_boxes_lists_every_class_undefined():
+    gts = [dict(bboxes=np.zeros((0, 4)), labels=np.zeros(0, int), width=8,
+                height=8)]
+    preds = [dict(bboxes=np.array([[0., 0., 4., 4.]]), scores=np.ones(1),
+                  labels=np.zeros(1, int))]
+    out = coco_box_ap(gts, preds, ['Heart', 'Aorta'])
+    assert set(out) == {'mAP40', 'mAP50', 'mAP', 'mAP40/Heart',
+                        'mAP40/Aorta'}
+    assert all(np.isnan(v) for v in out.values())

@@ -38,6 +38,25 @@ def test_test_tool_writes_json_and_table(trained_tiny, tmp_path):
     assert f'{100 * dice:.2f}' in rows['LungMasks']
     assert rows['LungMasks'].split('|')[2].strip() == '-'  # no cls there
     assert '| CovidLungs |' in proc.stdout
+    # Beside it, every class of every task of every dataset.
+    per_class = open(osp.join(out, 'test_table_per_class.md')).read()
+    assert 'test_table_per_class.md' in proc.stdout
+    lines = per_class.splitlines()
+    assert lines[0] == '| dataset | metric | class | value (%) |'
+    cells = [[c.strip() for c in line.split('|')[1:-1]] for line in lines[2:]]
+    assert [c[:3] for c in cells] == [
+        ['CovidLungs', 'AUC', 'COVID-19'],
+        ['CovidLungs', 'AP40', 'Right Lung'],
+        ['CovidLungs', 'AP40', 'Left Lung'],
+        ['CovidLungs', 'Dice', 'Lungs'],
+        ['CovidBoxes', 'AUC', 'COVID-19'],
+        ['CovidBoxes', 'AP40', 'Right Lung'],
+        ['CovidBoxes', 'AP40', 'Left Lung'],
+        ['LungMasks', 'Dice', 'Lungs']]
+    key = dict(AUC='cls/AUC', AP40='loc/mAP40', Dice='seg/Dice')
+    for dataset, metric, name, value in cells:
+        v = metrics[f'{dataset}/{key[metric]}/{name}']
+        assert value == ('undefined' if v is None else f'{100 * v:.2f}')
 
 
 def test_plot_curves_draws_one_png_per_dataset(trained_tiny, tmp_path):

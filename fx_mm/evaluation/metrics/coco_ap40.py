@@ -27,7 +27,8 @@ def coco_box_ap(gts: Sequence[dict], preds: Sequence[dict],
 
     Returns:
         dict: ``mAP40``, ``mAP50``, ``mAP`` (over 0.40:0.95) and
-        ``mAP40/<class>``; NaN where there is no ground truth at all.
+        ``mAP40/<class>`` (that class's AP at IoU 0.40); NaN where there is
+        no ground truth (for a class: no box of that class).
     """
     images, anns, dets = [], [], []
     for i, (gt, pred) in enumerate(zip(gts, preds), start=1):
@@ -48,7 +49,9 @@ def coco_box_ap(gts: Sequence[dict], preds: Sequence[dict],
                              score=float(score)))
     nan = float('nan')
     if not anns:
-        return dict(mAP40=nan, mAP50=nan, mAP=nan)
+        # Every class is listed, undefined, so per-class reports keep a row.
+        return dict(mAP40=nan, mAP50=nan, mAP=nan,
+                    **{f'mAP40/{name}': nan for name in classes or ()})
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO()
         coco_gt.dataset = dict(
