@@ -3,7 +3,8 @@
 Importing the package registers its components into the registries of mmdet,
 mmseg, mmpretrain and mmengine (configs load it with ``custom_imports``).
 """
-from . import datasets, engine, evaluation, models  # noqa: F401  (registers)
+# Importing the subpackages registers their components.
+from . import datasets, engine, evaluation, models, visualization  # noqa: F401
 from .ops import install as install_deform_attn_fallback
 from .utils import register_checkpoint_safe_globals
 

@@ -74,6 +74,10 @@ env_cfg = dict(
 model_wrapper_cfg = dict(
     type='MMDistributedDataParallel', find_unused_parameters=True,
     broadcast_buffers=True)
+# scalars.json in <work_dir>/<timestamp>/vis_data/; `--cfg-options
+# visualizer.tensorboard=True` adds TensorBoard events there (needs the
+# tensorboard package).
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
-    type='Visualizer', vis_backends=vis_backends, name='visualizer')
+    type='FXVisualizer', vis_backends=vis_backends, name='visualizer',
+    tensorboard=False)
