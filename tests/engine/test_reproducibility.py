@@ -91,3 +91,9 @@ model = dict(teacher=False)
                    weights_only=False)['state_dict']
     assert not torch.equal(a['cls_heads.CovidLungs.fc.weight'],
                            c['cls_heads.CovidLungs.fc.weight'])
+
+
+def test_lsr_leaves_certain_labels_alone():
+    out = soft(ResolveUncertainLabels(), 0, raw=(1.0, 0.0, np.nan))
+    np.testing.assert_array_equal(out[:2], [1.0, 0.0])
+    assert np.isnan(out[2])

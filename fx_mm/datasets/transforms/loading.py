@@ -127,10 +127,11 @@ class ResolveUncertainLabels(BaseTransform):
         raw = np.asarray(results['gt_raw'], dtype=np.float32)
         score = raw.copy()
         unc = raw == -1
-        if self.uncertain == 'lsr-ones' and unc.any():
-            rng = np.random.default_rng(
-                [self.seed, self.pass_index, int(results.get('sample_idx', 0))])
-            score[unc] = rng.uniform(self.low, self.high, int(unc.sum()))
+        if self.uncertain == 'lsr-ones':
+            if unc.any():
+                rng = np.random.default_rng([self.seed, self.pass_index,
+                                             int(results.get('sample_idx', 0))])
+                score[unc] = rng.uniform(self.low, self.high, int(unc.sum()))
         else:
             score[unc] = dict(ones=1.0, zeros=0.0, ignore=np.nan)[
                 self.uncertain]
