@@ -1,5 +1,6 @@
 """Lock-Release: freeze all but the active head for a lock pass."""
 from mmengine.hooks import Hook
+from torch.nn.modules.batchnorm import _BatchNorm
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
@@ -21,6 +22,9 @@ class LockReleaseHook(Hook):
 
     Freezing happens in ``before_train_epoch``, after the runner has built
     the optimizer, so every parameter has its optimizer group from the start.
+    BatchNorm layers whose parameters are all frozen in a pass (the UPerNet
+    body in a segmentation lock pass, a part frozen for good) run in eval
+    mode for it, so their running statistics do not move either.
     """
 
     priority = 'HIGH'
@@ -42,6 +46,11 @@ class LockReleaseHook(Hook):
         for p in model.student_parameters():
             p.requires_grad_(id(p) in active and id(p) in self._trainable)
             n_on += p.numel() if p.requires_grad else 0
+        model.set_frozen_norms([
+            m for part in model.student_parts().values()
+            for m in part.modules() if isinstance(m, _BatchNorm)
+            and any(True for _ in m.parameters())
+            and not any(p.requires_grad for p in m.parameters())])
         print_log(
             f'{current.kind} pass {current.index} ({current.dataset}/'
             f'{current.task}): {n_on:,} trainable parameters',

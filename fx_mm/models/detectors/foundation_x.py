@@ -308,11 +308,33 @@ class FoundationX(BaseModel):
             loc=self.loc.dataset_names if self.loc else [],
             seg=self.seg.dataset_names if self.seg else [])
 
+    def set_frozen_norms(self, modules: Sequence[nn.Module]) -> None:
+        """Keep these normalisation layers in eval mode while training.
+
+        A frozen BatchNorm would otherwise still move its running statistics
+        in train mode -- a "locked" part changing after all -- and normalise
+        with batch statistics it no longer learns from. As mmseg's
+        ``norm_eval``: they use and keep their running statistics. Called
+        with the frozen ones at every pass by LockReleaseHook.
+
+        Args:
+            modules (Sequence[nn.Module]): Student norm layers (replaces the
+                previous set).
+        """
+        self._frozen_norms = tuple(modules)
+        if self.training:
+            for m in self._frozen_norms:
+                m.eval()
+
     def train(self, mode: bool = True) -> 'FoundationX':
-        """Set train mode on the student; the teacher always stays in eval."""
+        """Set train mode on the student, except its frozen norm layers;
+        the teacher always stays in eval."""
         super().train(mode)
         if self.teacher is not None:
             self.teacher.eval()
+        if mode:
+            for m in getattr(self, '_frozen_norms', ()):
+                m.eval()
         return self
 
     # --------------------------------------------------------------- teacher
