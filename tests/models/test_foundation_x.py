@@ -271,3 +271,26 @@ def test_variants_are_configurations(branches, expected):
     assert (model.loc is None) == ('loc' not in branches)
     assert (model.seg is None) == ('seg' not in branches)
     assert (model.cls_heads is None) == ('cls' not in branches)
+
+
+def test_every_decoder_gets_dinos_initialisation(tiny_model):
+    """Each dataset's decoder set is initialised as mmdet's DINO initialises
+    its one decoder: Xavier query embedding and two-stage projection (not
+    PyTorch's N(0, 1) / Kaiming defaults), deformable attention's own init
+    (zero sampling-offset weights, grid-shaped offset biases)."""
+    from mmcv.ops import MultiScaleDeformableAttention
+    for name, parts in tiny_model.loc.per_dataset.items():
+        query = parts['query_embedding'].weight
+        fan = sum(query.shape)
+        # Xavier uniform: std sqrt(2 / (fan_in + fan_out)); N(0, 1) has 1.
+        assert query.std().item() == pytest.approx((2 / fan) ** 0.5,
+                                                   rel=0.1), name
+        fc = parts['memory_trans_fc'].weight
+        assert fc.std().item() == pytest.approx((2 / sum(fc.shape)) ** 0.5,
+                                                rel=0.1), name
+        attns = [m for m in parts['decoder'].modules()
+                 if isinstance(m, MultiScaleDeformableAttention)]
+        assert attns, name
+        for attn in attns:
+            assert torch.count_nonzero(attn.sampling_offsets.weight) == 0
+            assert attn.sampling_offsets.bias.abs().max() >= 1.0, name

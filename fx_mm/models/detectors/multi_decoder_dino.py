@@ -84,23 +84,26 @@ class MultiDecoderDINO(DatasetRoutingMixin, DINO):
                 for name, parts in self.per_dataset.items()}
 
     def init_weights(self) -> None:
-        """Initialise as mmdet's DINO does, for every dataset's decoder.
+        """Initialise as mmdet's DINO does, every dataset's decoder alike.
 
-        mmdet's ``init_weights`` initialises the shared parts, every module of
-        every dataset that has its own ``init_weights`` (heads, deformable
-        attention) and the routed dataset's decoder, query embedding and
-        two-stage projection; the other datasets' three get DINO's Xavier
-        initialisation here.
+        mmdet's ``init_weights`` initialises the shared parts (encoder,
+        level embeddings, neck) and every module that has its own
+        ``init_weights`` (heads, deformable attention). The per-dataset
+        parts then get DINO's initialisation here, dataset by dataset --
+        Xavier on the decoder's matrices (then the deformable attention's
+        own init, which that Xavier would overwrite), on the two-stage
+        projection and on the query embedding -- rather than through
+        whichever dataset the parent happens to be routed to.
         """
         super().init_weights()
-        for name in self.dataset_names[1:]:
+        for name in self.dataset_names:
             parts = self.per_dataset[name]
             for p in parts['decoder'].parameters():
                 if p.dim() > 1:
                     nn.init.xavier_uniform_(p)
             for m in parts['decoder'].modules():
                 if isinstance(m, MultiScaleDeformableAttention):
-                    m.init_weights()  # Xavier above overwrote its own init
+                    m.init_weights()
             nn.init.xavier_uniform_(parts['memory_trans_fc'].weight)
             nn.init.xavier_uniform_(parts['query_embedding'].weight)
 
