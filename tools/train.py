@@ -30,6 +30,10 @@ def parse_args():
         'the GPU default) or bfloat16 (no loss scaling; the only choice on '
         'the CPU, and the default there)')
     parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the learning rates linearly by the total batch over '
+        "the config's auto_scale_lr.base_batch_size (the paper's 24)")
+    parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or, without one, from the '
         'latest checkpoint in the work dir')
@@ -50,6 +54,11 @@ def main():
             cfg.optim_wrapper.dtype = args.amp_dtype
     elif args.amp_dtype is not None:
         raise SystemExit('--amp-dtype needs --amp')
+    if args.auto_scale_lr:
+        if not cfg.get('auto_scale_lr', {}).get('base_batch_size'):
+            raise SystemExit('--auto-scale-lr: the config has no '
+                             'auto_scale_lr.base_batch_size')
+        cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

@@ -32,5 +32,7 @@ fx_datasets = [
     {{_base_.siim_acr}},
 ]
 model = dict(datasets=fx_datasets)
-# Supplement Table 7: batch 24 (e.g. 8 GPUs x 3).
+# Supplement Table 7: batch 24 (e.g. 8 GPUs x 3). Another total batch is
+# reported when training starts; --auto-scale-lr scales the lrs linearly.
 train_dataloader = dict(batch_size=3, num_workers=4)
+auto_scale_lr = dict(enable=False, base_batch_size=24)

@@ -7,6 +7,8 @@ import zlib
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmengine.dist import get_world_size
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import DATASETS, LOOPS
 from mmengine.runner import EpochBasedTrainLoop
@@ -151,6 +153,8 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         self.num_cycles = max_cycles
         self.schedule = self._build_schedule()
         self.passes_per_cycle = len(self.schedule) // max_cycles
+        self._milestones_in_passes(runner)
+        self._check_total_batch(runner)
 
         # Build every dataset up front: bad files or empty splits fail now,
         # before any training.
@@ -195,6 +199,54 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
                     schedule.append(Pass(len(schedule), cycle, step, dataset,
                                          task, kind))
         return schedule
+
+    def _milestones_in_passes(self, runner) -> None:
+        """Turn ``milestone_cycles`` of the param schedulers into pass
+        indices (``milestones``), now that the passes per cycle are known;
+        the runner builds the schedulers after the loop."""
+        cfgs = runner.param_schedulers
+        if cfgs is None:
+            return
+        if isinstance(cfgs, dict) and 'type' not in cfgs:  # per optimizer
+            groups = list(cfgs.values())
+        else:
+            groups = [cfgs]
+        for group in groups:
+            for cfg in group if isinstance(group, (list, tuple)) else [group]:
+                if not isinstance(cfg, dict) or 'milestone_cycles' not in cfg:
+                    continue
+                if 'milestones' in cfg:
+                    raise ValueError(
+                        f'param_scheduler {cfg.get("type")}: give milestones '
+                        '(passes) or milestone_cycles (cycles), not both.')
+                cycles = list(cfg.pop('milestone_cycles'))
+                late = [c for c in cycles if c >= self.num_cycles]
+                if late:
+                    print_log(
+                        f'param_scheduler {cfg.get("type")}: milestone '
+                        f'cycle(s) {late} are not before max_cycles='
+                        f'{self.num_cycles}: no decay happens there.',
+                        logger='current', level=30)
+                cfg['milestones'] = [int(c) * self.passes_per_cycle
+                                     for c in cycles]
+                cfg['by_epoch'] = True
+
+    def _check_total_batch(self, runner) -> None:
+        """Say when the total batch differs from the one the learning rates
+        were set for (``auto_scale_lr.base_batch_size``: the paper's 24)."""
+        auto = runner.cfg.get('auto_scale_lr') or {}
+        base = auto.get('base_batch_size')
+        total = get_world_size() * self.dataloader_cfg.get('batch_size', 1)
+        if base and total != base:
+            scaled = auto.get('enable', False)
+            print_log(
+                f'Total batch {total} ({get_world_size()} process(es) x '
+                f'{self.dataloader_cfg.get("batch_size", 1)}) differs from the '
+                f'{base} the learning rates were set for; ' + (
+                    'auto_scale_lr scales them linearly.' if scaled else
+                    'they are used as they are (tools/train.py '
+                    '--auto-scale-lr scales them linearly).'),
+                logger='current', level=30)
 
     @property
     def current_pass(self) -> Pass:
