@@ -44,11 +44,18 @@ def test_config_builds_its_model(path):
 
 
 def test_organ_schedule_has_twelve_passes_a_cycle():
+    """The loop's own schedule of the organ config: per cycle, each organ's
+    loc step, then each organ's seg step, each a lock and a release pass."""
+    from fx_mm.engine.loops import build_schedule
     cfg = Config.fromfile(repo_path('configs', 'fx_ls_organs_vindr.py'))
-    steps = [tuple(s) for s in cfg.train_cfg.steps]
-    assert steps == [('VinDr-Heart', 'loc'), ('VinDr-LeftLung', 'loc'),
-                     ('VinDr-RightLung', 'loc'), ('VinDr-Heart', 'seg'),
-                     ('VinDr-LeftLung', 'seg'), ('VinDr-RightLung', 'seg')]
-    # every step is a loc or seg step, hence a lock and a release pass
-    assert set(cfg.train_cfg.lock_tasks) == {'loc', 'seg'}
-    assert 2 * len(steps) == 12
+    runtime = Config.fromfile(repo_path('configs', '_base_',
+                                        'fx_runtime.py'))
+    lock_tasks = cfg.train_cfg.get('lock_tasks', runtime.train_cfg.lock_tasks)
+    schedule = build_schedule([tuple(s) for s in cfg.train_cfg.steps],
+                              lock_tasks, num_cycles=2)
+    assert len(schedule) == 24
+    first = [(p.dataset, p.task, p.kind) for p in schedule[:12]]
+    organs = ('VinDr-Heart', 'VinDr-LeftLung', 'VinDr-RightLung')
+    assert first == [(o, t, k) for t in ('loc', 'seg') for o in organs
+                     for k in ('lock', 'release')]
+    assert [p.cycle for p in schedule] == [0] * 12 + [1] * 12

@@ -1,4 +1,7 @@
-from .cyclic_train_loop import CyclicTrainLoop, Pass
+from .cyclic_train_loop import CyclicTrainLoop, Pass, build_schedule
 from .multi_task_eval_loop import MultiTaskTestLoop, MultiTaskValLoop
 
-__all__ = ['CyclicTrainLoop', 'Pass', 'MultiTaskTestLoop', 'MultiTaskValLoop']
+__all__ = [
+    'CyclicTrainLoop', 'Pass', 'build_schedule', 'MultiTaskTestLoop',
+    'MultiTaskValLoop'
+]

@@ -44,6 +44,29 @@ class Pass:
                 f'{num_steps} {self.dataset}/{self.task} {self.kind}')
 
 
+def build_schedule(steps: Sequence[Tuple[str, str]],
+                   lock_tasks: Sequence[str], num_cycles: int) -> List[Pass]:
+    """The passes of a run: every step of every cycle, a step of a task in
+    ``lock_tasks`` as a lock and a release pass, any other as one full pass.
+
+    Args:
+        steps (Sequence[tuple[str, str]]): The cycle's ``(dataset, task)``s.
+        lock_tasks (Sequence[str]): Tasks whose steps start with a lock pass.
+        num_cycles (int): Number of cycles.
+
+    Returns:
+        list[Pass]: The schedule, in order.
+    """
+    schedule = []
+    for cycle in range(num_cycles):
+        for step, (dataset, task) in enumerate(steps):
+            kinds = ('lock', 'release') if task in lock_tasks else ('full', )
+            for kind in kinds:
+                schedule.append(Pass(len(schedule), cycle, step, dataset,
+                                     task, kind))
+    return schedule
+
+
 def _with_context(error: Exception, context: str) -> Exception:
     """The same kind of error, its message prefixed with ``context``."""
     try:
@@ -151,7 +174,7 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
                              'dataset has labels for a task the model has).')
         self.steps = steps
         self.num_cycles = max_cycles
-        self.schedule = self._build_schedule()
+        self.schedule = build_schedule(self.steps, self.lock_tasks, max_cycles)
         self.passes_per_cycle = len(self.schedule) // max_cycles
         self._milestones_in_passes(runner)
         self._check_total_batch(runner)
@@ -189,17 +212,6 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         self.dataloader = self._loader(self.schedule[0])
 
     # ------------------------------------------------------------ schedule
-    def _build_schedule(self) -> List[Pass]:
-        schedule = []
-        for cycle in range(self.num_cycles):
-            for step, (dataset, task) in enumerate(self.steps):
-                kinds = ('lock', 'release') if task in self.lock_tasks \
-                    else ('full', )
-                for kind in kinds:
-                    schedule.append(Pass(len(schedule), cycle, step, dataset,
-                                         task, kind))
-        return schedule
-
     def _milestones_in_passes(self, runner) -> None:
         """Turn ``milestone_cycles`` of the param schedulers into pass
         indices (``milestones``), now that the passes per cycle are known;
