@@ -4,6 +4,10 @@
     python tools/benchmark.py infer [--config configs/fx_cls.py] [--repeats 3]
     python tools/benchmark.py data [--config configs/fx_cls.py] [--batches 20]
         [--src ../shared/data/cxr_covid_lungs] [--workers 2]
+    python tools/benchmark.py memory [--config configs/fx_cls.py] [--steps 2]
+        [--tasks loc,seg,cls] [--device cpu|cuda]
+    python tools/benchmark.py gpu [--config configs/fx_cls.py] [--batch-size 24]
+        [--steps 5] [--tasks cls,loc,seg] [--activation-checkpointing]
 
 train: on the Swin-B model at 224 px, batch 2, a few steps each after one
 warm-up step, prints one line per ratio with both absolute times (and the
@@ -25,13 +29,31 @@ batch size and --workers worker processes, beside the images per second one
 Swin-B training step of that task consumes on the same machine; target: the
 data path delivers at least 3 x the step's demand.
 
+memory: one Swin-B release step (everything trains; 224 px, batch 2) with
+activation checkpointing of the Swin blocks and the DINO encoder / decoder
+layers (model.activation_checkpointing=True) against without, per task;
+prints the ratio of the step's peak memory (target <= 0.6) and of its time
+(target <= 1.35). Each measurement runs in a fresh process. On the CPU the
+step's memory is the peak resident set size during the step above the
+resident size just before it (sampled every millisecond; glibc's mmap
+threshold is fixed so that freed tensors go back to the system and the
+resident size follows live memory); on a GPU, torch.cuda.max_memory_allocated
+above the memory allocated before the step.
+gpu: on a CUDA GPU, images per second of cls, loc and seg training steps on
+Swin-B at 224 px and the paper's batch 24, in fp32 and with --amp (fp16
+autocast, dynamic loss scaling), and the peak GPU memory of each; then the
+multitask predict / three single-task predicts ratio on the GPU (target
+<= 0.5).
+
 train and infer inputs are random tensors of the real shapes: they measure
 compute, not data loading.
 """
 import argparse
+import os
 import os.path as osp
 import statistics
 import sys
+import threading
 import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -49,32 +71,77 @@ def build(cfg, **model_overrides):
     return build_initialised_model(cfg, **model_overrides).train()
 
 
-def time_steps(model, task, dataset, steps, lock=False):
-    """Median seconds of a full train step (forward, backward, AdamW)."""
-    for p in model.student_parameters():
-        p.requires_grad_(not lock)
-    if lock:
-        for p in model.head_of(task, dataset).parameters():
+def num_classes_of(model, task, dataset):
+    return (model.cls_heads[dataset].num_classes if task == 'cls' else
+            model.loc.num_classes[dataset] if task == 'loc' else
+            model.seg.num_classes_of[dataset])
+
+
+class TrainStep:
+    """One full training step of a task (forward, backward, AdamW), on the
+    model's device, optionally under fp16 autocast with loss scaling."""
+
+    def __init__(self, model, task, dataset, lock=False, amp=False,
+                 batch_size=2):
+        for p in model.student_parameters():
+            p.requires_grad_(not lock)
+        if lock:
+            for p in model.head_of(task, dataset).parameters():
+                p.requires_grad_(True)
+        self.model, self.task, self.dataset = model, task, dataset
+        self.batch_size, self.amp = batch_size, amp
+        self.device = next(model.parameters()).device
+        self.optim = torch.optim.AdamW(
+            [p for p in model.student_parameters() if p.requires_grad],
+            lr=1e-5)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp)
+        self.num_classes = num_classes_of(model, task, dataset)
+
+    def batch(self, seed):
+        return self.model.data_preprocessor(
+            make_batch(self.task, self.dataset, self.num_classes, size=224,
+                       seed=seed, num_boxes=3, batch_size=self.batch_size),
+            True)
+
+    def __call__(self, data):
+        with torch.autocast(self.device.type, dtype=torch.float16,
+                            enabled=self.amp):
+            loss, _ = self.model.parse_losses(self.model(**data,
+                                                         mode='loss'))
+        self.optim.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optim)
+        self.scaler.update()
+        # gradients this step allocated (memory benchmark)
+        self.grad_bytes = sum(
+            p.grad.numel() * p.grad.element_size()
+            for p in self.model.student_parameters() if p.grad is not None)
+        self.optim.zero_grad(set_to_none=True)
+
+    def restore(self):
+        for p in self.model.student_parameters():
             p.requires_grad_(True)
-    optim = torch.optim.AdamW(
-        [p for p in model.student_parameters()], lr=1e-5)
-    num_classes = (model.cls_heads[dataset].num_classes if task == 'cls' else
-                   model.loc.num_classes[dataset] if task == 'loc' else
-                   model.seg.num_classes_of[dataset])
+
+
+def sync(device):
+    if torch.device(device).type == 'cuda':
+        torch.cuda.synchronize()
+
+
+def time_steps(model, task, dataset, steps, lock=False, amp=False,
+               batch_size=2, warmup=1):
+    """Median seconds of a full train step (forward, backward, AdamW)."""
+    step = TrainStep(model, task, dataset, lock, amp, batch_size)
     times = []
-    for i in range(steps + 1):  # the first is warm-up
-        data = model.data_preprocessor(
-            make_batch(task, dataset, num_classes, size=224, seed=i,
-                       num_boxes=3), True)
+    for i in range(steps + warmup):  # the first `warmup` are warm-up
+        data = step.batch(i)
+        sync(step.device)
         start = time.perf_counter()
-        loss, _ = model.parse_losses(model(**data, mode='loss'))
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
-        if i:
+        step(data)
+        sync(step.device)
+        if i >= warmup:
             times.append(time.perf_counter() - start)
-    for p in model.student_parameters():
-        p.requires_grad_(True)
+    step.restore()
     return statistics.median(times)
 
 
@@ -117,13 +184,13 @@ def bench_train(cfg, steps):
 
 
 @torch.no_grad()
-def bench_infer(cfg, repeats, dataset=None):
+def bench_infer(cfg, repeats, dataset=None, device='cpu'):
     if dataset:  # one dataset that has every task: one head per task
         table = [e for e in cfg.model.datasets if e['name'] == dataset]
         if not table:
             raise SystemExit(f'{dataset} is not in the config\'s table')
         cfg.model.datasets = table
-    model = build(cfg).eval()
+    model = build(cfg).to(device).eval()
     data = model.data_preprocessor(make_batch('loc', 'x', 1, size=224,
                                               batch_size=1), False)
     inputs, samples = data['inputs'], data['data_samples']
@@ -135,7 +202,7 @@ def bench_infer(cfg, repeats, dataset=None):
                       ('seg', 'segmentation')):
         others = {k: None for k in ('classification', 'localization',
                                     'segmentation') if k != key}
-        m = build(cfg, **others).eval()
+        m = build(cfg, **others).to(device).eval()
         m.load_state_dict(model.state_dict(), strict=False)
         alone[task] = m
 
@@ -143,14 +210,17 @@ def bench_infer(cfg, repeats, dataset=None):
         fn()  # warm-up
         ts = []
         for _ in range(repeats):
+            sync(device)
             start = time.perf_counter()
             fn()
+            sync(device)
             ts.append(time.perf_counter() - start)
         return statistics.median(ts)
 
     backbone = timed(lambda: model.extract_feat(inputs, teacher=True))
     heads = {t: len(v) for t, v in model.datasets.items()}
-    print(f'heads per task: {heads}; backbone pass {backbone:.2f} s',
+    print(f'{device}: heads per task: {heads}; backbone pass '
+          f'{backbone * 1000:.1f} ms',
           flush=True)
     multi = timed(lambda: model.predict_all(inputs, samples))
     separate = sum(
@@ -217,11 +287,158 @@ def bench_data(cfg, src, batches, workers, steps):
                   f'{ratio:.1f} x ({verdict} target >= 3)', flush=True)
 
 
+# ------------------------------------------------------------------ memory
+def _rss_bytes():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+class PeakRSS:
+    """The largest resident set size seen while the context runs (a thread
+    reads /proc/self/statm every millisecond; torch kernels release the
+    GIL, so it keeps sampling during the step)."""
+
+    def __enter__(self):
+        self.start = self.peak = _rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss_bytes())
+            time.sleep(0.001)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_bytes())
+
+
+def memory_child(cfg, task, checkpointing, steps, device):
+    """One process, one measurement: JSON on the last stdout line."""
+    import json
+    model = build(cfg, activation_checkpointing=bool(checkpointing)).to(device)
+    dataset = model.datasets[task][0]
+    step = TrainStep(model, task, dataset)
+    step(step.batch(100))  # warm-up: AdamW state and allocator settle
+    peaks, times, rest = [], [], []
+    for i in range(steps):
+        data = step.batch(i)
+        if device == 'cuda':
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
+            start = time.perf_counter()
+            step(data)
+            torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+            peaks.append(torch.cuda.max_memory_allocated() - before)
+            rest.append(before)
+        else:
+            with PeakRSS() as rss:
+                start = time.perf_counter()
+                step(data)
+                times.append(time.perf_counter() - start)
+            peaks.append(rss.peak - rss.start)
+            rest.append(rss.start)
+    # The step's gradients are the same with or without checkpointing.
+    grads = step.grad_bytes
+    print(json.dumps(dict(task=task, dataset=dataset, time=statistics.median(
+        times), step_peak=max(peaks), rest=statistics.median(rest),
+        grads=grads, process_peak=max(p + r for p, r in zip(peaks, rest)))))
+
+
+def bench_memory(args):
+    import json
+    import subprocess
+    gib = 2.0**30
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536')
+    print(f'{args.device}: one release step per figure (median time of '
+          f'{args.steps} after a warm-up step, peak memory of the step '
+          f'above the memory before it), {osp.basename(args.config)}, '
+          '224 px, batch 2; '
+          f'threads {torch.get_num_threads()}; each in a fresh process',
+          flush=True)
+    for task in args.tasks.split(','):
+        out = {}
+        for cp in (0, 1):
+            proc = subprocess.run(
+                [sys.executable, osp.abspath(__file__), 'memory', '--child',
+                 '--task', task, '--cp', str(cp), '--config', args.config,
+                 '--steps', str(args.steps), '--device', args.device],
+                env=env, capture_output=True, text=True)
+            if proc.returncode:
+                raise SystemExit(f'memory measurement failed ({task}, '
+                                 f'checkpointing {cp}):\n'
+                                 f'{proc.stderr[-3000:]}')
+            out[cp] = json.loads(proc.stdout.strip().splitlines()[-1])
+        on, off = out[1], out[0]
+        mem, slow = on['step_peak'] / off['step_peak'], on['time'] / off[
+            'time']
+        act = (on['step_peak'] - on['grads']) / max(
+            off['step_peak'] - off['grads'], 1)
+        print(f"{task} release step ({on['dataset']}), activation "
+              f'checkpointing on / off: memory {mem:.2f}x '
+              f"({'meets' if mem <= 0.6 else 'MISSES'} target <= 0.6) -- "
+              f"step peak {on['step_peak'] / gib:.2f} GiB vs "
+              f"{off['step_peak'] / gib:.2f} GiB, of which "
+              f"{on['grads'] / gib:.2f} GiB gradients either way "
+              f'(the rest: {act:.2f}x); process peak '
+              f"{on['process_peak'] / gib:.2f} vs "
+              f"{off['process_peak'] / gib:.2f} GiB; time {slow:.2f}x "
+              f"({'meets' if slow <= 1.35 else 'MISSES'} target <= 1.35) -- "
+              f"{on['time']:.2f} s vs {off['time']:.2f} s", flush=True)
+
+
+# --------------------------------------------------------------------- gpu
+def bench_gpu(cfg, args):
+    if not torch.cuda.is_available():
+        raise SystemExit('benchmark gpu: torch sees no CUDA GPU here.')
+    from fx_mm.ops import mmcv_has_cuda_kernels
+    gib = 2.0**30
+    name = torch.cuda.get_device_name(0)
+    print(f'{name}; torch {torch.__version__} CUDA {torch.version.cuda}; '
+          'mmcv deformable-attention CUDA kernel: '
+          f"{'yes' if mmcv_has_cuda_kernels() else 'no (PyTorch path)'}; "
+          f'Swin-B 224 px, batch {args.batch_size}, median of {args.steps} '
+          'steps after 2 warm-up steps; activation checkpointing '
+          f"{'on' if args.activation_checkpointing else 'off'}", flush=True)
+    model = build(cfg, activation_checkpointing=args.activation_checkpointing
+                  ).cuda()
+    for task in args.tasks.split(','):
+        dataset = model.datasets[task][0]
+        for amp in (False, True):
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            label = 'amp fp16' if amp else 'fp32'
+            try:
+                secs = time_steps(model, task, dataset, args.steps, amp=amp,
+                                  batch_size=args.batch_size, warmup=2)
+            except torch.cuda.OutOfMemoryError:
+                print(f'{task} release step, {label}: out of memory at '
+                      f'batch {args.batch_size}', flush=True)
+                model.zero_grad(set_to_none=True)
+                continue
+            print(f'{task} release step ({dataset}), {label}: '
+                  f'{args.batch_size / secs:.1f} img/s ({secs * 1000:.0f} ms '
+                  f'per batch), peak GPU memory '
+                  f'{torch.cuda.max_memory_allocated() / gib:.1f} GiB',
+                  flush=True)
+    del model
+    torch.cuda.empty_cache()
+    bench_infer(cfg, max(args.repeats, 10), args.dataset, device='cuda')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('mode', choices=['train', 'infer', 'data'])
+    parser.add_argument('mode',
+                        choices=['train', 'infer', 'data', 'memory', 'gpu'])
     parser.add_argument('--config', default='configs/fx_cls.py')
-    parser.add_argument('--steps', type=int, default=3)
+    parser.add_argument('--steps', type=int, default=None,
+                        help='timed steps per figure (default: 3; memory 2; '
+                        'gpu 5)')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--batches', type=int, default=20,
                         help='data: batches timed per task')
@@ -235,10 +452,31 @@ def main():
         '--dataset', default='SIIM-ACR',
         help='infer: keep only this dataset of the table (one head per '
         "task); '' keeps every head")
+    parser.add_argument('--tasks', default=None,
+                        help='memory / gpu: comma-separated tasks')
+    parser.add_argument('--device', default='cpu',
+                        help='memory: cpu or cuda')
+    parser.add_argument('--batch-size', type=int, default=24,
+                        help='gpu: images per step (paper: 24)')
+    parser.add_argument('--activation-checkpointing', action='store_true',
+                        help='gpu: checkpoint Swin blocks and DINO layers')
+    parser.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--task', help=argparse.SUPPRESS)
+    parser.add_argument('--cp', type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.steps is None:
+        args.steps = dict(memory=2, gpu=5).get(args.mode, 3)
     MMLogger.get_instance('mmengine', log_level='WARNING')
     cfg = Config.fromfile(args.config)
-    if args.mode == 'train':
+    if args.mode == 'memory' and args.child:
+        memory_child(cfg, args.task, args.cp, args.steps, args.device)
+    elif args.mode == 'memory':
+        args.tasks = args.tasks or 'loc,seg,cls'
+        bench_memory(args)
+    elif args.mode == 'gpu':
+        args.tasks = args.tasks or 'cls,loc,seg'
+        bench_gpu(cfg, args)
+    elif args.mode == 'train':
         bench_train(cfg, args.steps)
     elif args.mode == 'data':
         repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
