@@ -32,8 +32,8 @@ def test_auc_agrees_with_sklearn_and_skips_undefined_classes():
     assert out['AUC'] == pytest.approx((out['AUC/a'] + out['AUC/b']) / 2)
 
 
-def _pycocotools_ap(gts, preds, classes):
-    """AP40 / AP50 / AP@[.40:.95] straight from pycocotools' COCOeval."""
+def _cocoeval(gts, preds, classes, iou_thrs, cat_ids=None):
+    """pycocotools' COCOeval of the boxes, evaluated and accumulated."""
     images, anns, dets = [], [], []
     for i, (g, p) in enumerate(zip(gts, preds), 1):
         images.append(dict(id=i, width=g['width'], height=g['height']))
@@ -51,10 +51,18 @@ def _pycocotools_ap(gts, preds, classes):
             dict(id=i + 1, name=n) for i, n in enumerate(classes)])
         gt.createIndex()
         ev = COCOeval(gt, gt.loadRes(dets), 'bbox')
-        ev.params.iouThrs = np.array([0.40, 0.45, 0.50, 0.55, 0.60, 0.65,
-                                      0.70, 0.75, 0.80, 0.85, 0.90, 0.95])
+        ev.params.iouThrs = np.array(iou_thrs)
+        if cat_ids is not None:
+            ev.params.catIds = list(cat_ids)
         ev.evaluate()
         ev.accumulate()
+    return ev
+
+
+def _pycocotools_ap(gts, preds, classes):
+    """AP40 / AP50 / AP@[.40:.95] straight from pycocotools' COCOeval."""
+    ev = _cocoeval(gts, preds, classes, [0.40, 0.45, 0.50, 0.55, 0.60, 0.65,
+                                         0.70, 0.75, 0.80, 0.85, 0.90, 0.95])
     prec = ev.eval['precision'][:, :, :, 0, -1]
 
     def mean(p):
@@ -136,27 +144,7 @@ def test_dice_on_hand_made_masks():
 def _pycocotools_class_ap40(gts, preds, classes, category):
     """AP at IoU 0.40 of one category, from a COCOeval of that category only
     (pycocotools' catIds), i.e. computed apart from the other classes."""
-    images, anns, dets = [], [], []
-    for i, (g, p) in enumerate(zip(gts, preds), 1):
-        images.append(dict(id=i, width=g['width'], height=g['height']))
-        for b, l in zip(g['bboxes'], g['labels']):
-            anns.append(dict(id=len(anns) + 1, image_id=i,
-                             category_id=int(l) + 1,
-                             bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]],
-                             area=(b[2] - b[0]) * (b[3] - b[1]), iscrowd=0))
-        for b, s, l in zip(p['bboxes'], p['scores'], p['labels']):
-            dets.append(dict(image_id=i, category_id=int(l) + 1, score=s,
-                             bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]]))
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = dict(images=images, annotations=anns, categories=[
-            dict(id=i + 1, name=n) for i, n in enumerate(classes)])
-        gt.createIndex()
-        ev = COCOeval(gt, gt.loadRes(dets), 'bbox')
-        ev.params.iouThrs = np.array([0.40])
-        ev.params.catIds = [category + 1]
-        ev.evaluate()
-        ev.accumulate()
+    ev = _cocoeval(gts, preds, classes, [0.40], cat_ids=[category + 1])
     prec = ev.eval['precision'][0, :, 0, 0, -1]
     return float(prec[prec > -1].mean())
 
