@@ -1,7 +1,12 @@
 """Evaluate a Foundation X checkpoint on every task of every dataset.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--split test|val]
+                         [--predict-with teacher|student]
                          [--cfg-options K=V ...] [--launcher none|pytorch|slurm]
+
+The EMA teacher predicts when the checkpoint holds one, else the student (a
+run trained with ``model.teacher=False``; said in the output);
+``--predict-with`` chooses.
 
 Writes ``test_metrics.json`` (every metric, ``<dataset>/<task>/<metric>``),
 ``test_table.md`` (paper Table 4 layout: dataset rows; AUC, mAP40, Dice) and
@@ -19,6 +24,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import fx_mm  # noqa: E402,F401
 from fx_mm.evaluation import metrics_table, write_report  # noqa: E402
+from fx_mm.utils.checkpoint_parts import (checkpoint_state,  # noqa: E402
+                                          holds_teacher, predictor_for)
 from fx_mm.utils.runtime import (add_runner_args,  # noqa: E402
                                  runtime_cfg_from_args)
 
@@ -30,6 +37,10 @@ def parse_args():
     parser.add_argument('--work-dir', help='where metrics and logs go')
     parser.add_argument('--split', choices=['test', 'val'], default='test',
                         help='which split of every dataset to evaluate')
+    parser.add_argument(
+        '--predict-with', choices=['teacher', 'student'],
+        help='which model predicts (default: the teacher when the '
+        'checkpoint holds one, else the student)')
     add_runner_args(parser)
     return parser.parse_args()
 
@@ -38,6 +49,17 @@ def main():
     args = parse_args()
     cfg = runtime_cfg_from_args(args)
     cfg.load_from = args.checkpoint
+    state = checkpoint_state(args.checkpoint)
+    try:
+        predictor = predictor_for(args.checkpoint, state, args.predict_with)
+    except ValueError as e:
+        raise SystemExit(str(e))
+    if not holds_teacher(state) and cfg.model.get('teacher', True):
+        print(f'{args.checkpoint} holds no teacher weights (trained with '
+              'model.teacher=False): evaluating its student.')
+        cfg.model.teacher = False
+    cfg.model.predict_with = predictor
+    del state
     if args.split == 'val':
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, type='MultiTaskValLoop')
     runner = Runner.from_cfg(cfg)

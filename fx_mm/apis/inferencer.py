@@ -1,4 +1,5 @@
 """Run a trained Foundation X on new radiographs (like mmdet's DetInferencer)."""
+import copy
 import os
 import os.path as osp
 from typing import List, Optional, Union
@@ -12,6 +13,8 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from fx_mm.datasets.image_io import ImageReadError, read_gray, to_uint8
 from fx_mm.utils import build_model_from_cfg
+from fx_mm.utils.checkpoint_parts import (checkpoint_state, holds_teacher,
+                                          predictor_for)
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.dcm', '.dicom', '.mha', '.tif',
                   '.tiff', '.bmp')
@@ -32,15 +35,22 @@ def list_inputs(inputs) -> list:
     return items
 
 
-def load_fitting_checkpoint(model: torch.nn.Module, checkpoint: str) -> None:
+def load_fitting_checkpoint(model: torch.nn.Module, checkpoint: str,
+                            state: Optional[dict] = None) -> None:
     """Load weights that must fit the model exactly; say what does not.
+
+    Args:
+        model (nn.Module): The model.
+        checkpoint (str): The file (read unless ``state`` is given).
+        state (dict, optional): Its state dict, already read.
 
     Raises:
         ValueError: Naming the checkpoint and the missing, unexpected or
             mis-shaped keys.
     """
-    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt)
+    if state is None:
+        ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+        state = ckpt.get('state_dict', ckpt)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -64,7 +74,8 @@ class FXInferencer:
         config (str | Config): The model's config.
         checkpoint (str, optional): Weights (the training checkpoint; the
             teacher predicts unless ``predict_with='student'``).
-        predict_with (str, optional): 'teacher' or 'student'.
+        predict_with (str, optional): 'teacher' or 'student'; None: the
+            teacher when the checkpoint holds one, else the student.
         device (str, optional): Torch device; None (the default) takes the
             GPU when torch sees one, else the CPU.
 
@@ -79,11 +90,20 @@ class FXInferencer:
                  predict_with: Optional[str] = None,
                  device: Optional[str] = None) -> None:
         cfg = Config.fromfile(config) if isinstance(config, str) else config
+        cfg = copy.deepcopy(cfg)
         init_default_scope(cfg.get('default_scope', 'mmdet'))
+        if checkpoint is not None:
+            # Follow the checkpoint: without teacher weights, the student
+            # predicts (never an untrained teacher).
+            state = checkpoint_state(checkpoint)
+            predict_with = predictor_for(checkpoint, state, predict_with)
+            if not holds_teacher(state):
+                cfg.model.teacher = False
         self.cfg = cfg
         self.model = build_model_from_cfg(cfg)
         if checkpoint is not None:
-            load_fitting_checkpoint(self.model, checkpoint)
+            load_fitting_checkpoint(self.model, checkpoint, state)
+            del state
         if predict_with is not None:
             self.model.predict_with = predict_with
         if device is None:
