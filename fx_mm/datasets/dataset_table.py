@@ -10,7 +10,9 @@ per task it has labels for, its classes (and optionally overrides)::
 
 The task's files follow the prepared layout of data_prep (``cls/<split>.csv``,
 ``loc/<split>.json``, ``seg/<split>.txt``); a ``<split>`` dict in the task
-entry overrides any dataset argument for that split.
+entry overrides any dataset argument for that split, and its ``subset``
+(``dict(part=k, parts=n[, seed=0])``) trains on one of n disjoint parts of
+the split (:class:`DisjointSubset`).
 """
 import copy
 from typing import List, Optional, Sequence, Tuple
@@ -82,6 +84,9 @@ def dataset_cfg(entry: dict, task: str, split: str,
                    ann_file=f'seg/{split}.txt', classes=classes,
                    pipeline=pipeline, test_mode=test_mode)
     cfg.update(copy.deepcopy(task_entry.get(split, {})))
+    subset = cfg.pop('subset', None)
+    if subset is not None:
+        cfg = dict(type='DisjointSubset', dataset=cfg, **subset)
     return cfg
 
 
