@@ -114,3 +114,25 @@ def test_bf16_cycle_through_train_tool(covid_lungs, tmp_path):
                if k.startswith('teacher.') and v.is_floating_point()]
     assert teacher and all(v.dtype == torch.float32 for v in teacher)
     assert 'loss_scaler' in ckpt['optimizer']
+
+
+@pytest.mark.parametrize('dtype,scaling', [(None, True), ('float16', True),
+                                           ('bfloat16', False)])
+def test_gpu_branch_builds_with_mmengines_amp_wrapper(model, monkeypatch,
+                                                      dtype, scaling):
+    """The CUDA branch of FXAmpOptimWrapper (mmengine's AmpOptimWrapper
+    underneath), built the way mmengine builds it (optimizer by keyword), on
+    this CPU machine with torch and mmengine told that CUDA is there."""
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp_module
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(amp_module, 'is_cuda_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda: True,
+                        raising=False)
+    wrapper = amp_wrapper(model, dtype=dtype, clip_grad=dict(max_norm=0.1))
+    assert isinstance(wrapper, FXAmpOptimWrapper)
+    assert wrapper.clip_tasks == {'loc'}
+    expected = dict(float16=torch.float16, bfloat16=torch.bfloat16)
+    assert wrapper.cast_dtype == expected.get(dtype)  # None: fp16 autocast
+    if not scaling:
+        assert not wrapper.loss_scaler.is_enabled()
+    assert 'loss_scaler' in wrapper.state_dict()

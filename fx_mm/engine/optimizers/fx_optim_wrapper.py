@@ -93,8 +93,10 @@ class FXAmpOptimWrapper(FXOptimWrapper, AmpOptimWrapper):
                                  f'{self.valid_dtypes}, got {dtype!r}.')
             dtype = getattr(torch, dtype)
         if torch.cuda.is_available():
-            super().__init__(optimizer, loss_scale=loss_scale, dtype=dtype,
-                             clip_tasks=clip_tasks, **kwargs)
+            # mmengine's AmpOptimWrapper takes the optimizer by keyword only
+            # (its first positional parameter is loss_scale).
+            super().__init__(optimizer=optimizer, loss_scale=loss_scale,
+                             dtype=dtype, clip_tasks=clip_tasks, **kwargs)
             device = 'cuda'
         else:
             if dtype not in (None, torch.bfloat16):
