@@ -73,6 +73,11 @@ def main() -> int:
             'BELOW'
         print(f'{key} = {value:.4f} ({verdict} the demo target {target})'
               if value is not None else f'{key}: missing')
+    for key, value in sorted(metrics.items()):
+        if key.endswith('/cls/AUC') and value is not None and value <= 0.6:
+            print(f'{key} = {value:.4f}: at chance -- this classifier has '
+                  'learned nothing yet; its probabilities on the overlays '
+                  'are marked "(at chance)" and carry no information.')
     print(f'\nEverything is in {osp.join(REPO, work_dir)}:')
     for name in ('test_table.md', 'test_table_per_class.md',
                  'test_metrics.json', 'curves', 'overlays', 'schedule.json'):

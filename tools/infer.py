@@ -55,8 +55,13 @@ def to_json(result: dict) -> dict:
                 bbox=None if len(xs) == 0 else
                 [int(xs.min()), int(ys.min()), int(xs.max()) + 1,
                  int(ys.max()) + 1])
+    validation = result.get('validation') or {}
     return dict(image=result['path'], classification=result['cls'],
-                localization=result['loc'], segmentation=seg)
+                localization=result['loc'], segmentation=seg,
+                cautions=validation.get('cautions', []),
+                validation=dict(pass_=validation.get('pass_'),
+                                metrics=validation.get('metrics', {}),
+                                at_chance=validation.get('at_chance', {})))
 
 
 def main(argv=None) -> int:

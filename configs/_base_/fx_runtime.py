@@ -54,7 +54,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=True,
                     max_keep_ckpts=3, save_last=True),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # each checkpoint keeps its validation metrics (read by the inferencer)
+    val_metrics=dict(type='ValMetricsInCheckpointHook'))
 custom_hooks = [
     dict(type='LockReleaseHook'),
     dict(type='EMATeacherHook', momentum=0.8, interval='pass'),

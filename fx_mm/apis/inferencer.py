@@ -13,8 +13,12 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from fx_mm.datasets.image_io import ImageReadError, read_gray, to_uint8
 from fx_mm.utils import build_model_from_cfg
-from fx_mm.utils.checkpoint_parts import (checkpoint_state, holds_teacher,
-                                          predictor_for)
+from fx_mm.utils.checkpoint_parts import (holds_teacher, predictor_for,
+                                          read_checkpoint)
+
+# A classification head whose validation AUC is at most this is reported as
+# at chance next to its outputs.
+CHANCE_AUC = 0.6
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.dcm', '.dicom', '.mha', '.tif',
                   '.tiff', '.bmp')
@@ -92,10 +96,12 @@ class FXInferencer:
         cfg = Config.fromfile(config) if isinstance(config, str) else config
         cfg = copy.deepcopy(cfg)
         init_default_scope(cfg.get('default_scope', 'mmdet'))
+        self.val_metrics = None
         if checkpoint is not None:
             # Follow the checkpoint: without teacher weights, the student
             # predicts (never an untrained teacher).
-            state = checkpoint_state(checkpoint)
+            state, meta = read_checkpoint(checkpoint)
+            self.val_metrics = meta.get('fx_val_metrics')
             predict_with = predictor_for(checkpoint, state, predict_with)
             if not holds_teacher(state):
                 cfg.model.teacher = False
@@ -119,6 +125,35 @@ class FXInferencer:
                  meta_keys=('img_path', 'ori_shape', 'img_shape',
                             'scale_factor'))
         ])
+
+    def validation(self) -> dict:
+        """The checkpoint's validation metrics per head, and cautions.
+
+        Returns:
+            dict: ``pass_`` (the pass validated; None when the checkpoint
+            has no metrics), ``metrics`` {dataset: {task: {metric: value}}},
+            ``at_chance`` {dataset: validation AUC} of the classification
+            heads at chance (AUC <= 0.6) and ``cautions`` (one sentence
+            each).
+        """
+        out = dict(pass_=None, metrics={}, at_chance={}, cautions=[])
+        if not self.val_metrics:
+            return out
+        out['pass_'] = self.val_metrics.get('pass_')
+        for key, value in self.val_metrics.get('metrics', {}).items():
+            parts = key.split('/')
+            if len(parts) == 3:  # dataset/task/metric, not per class
+                out['metrics'].setdefault(parts[0], {}).setdefault(
+                    parts[1], {})[parts[2]] = value
+        for dataset in self.classes['cls']:
+            auc = out['metrics'].get(dataset, {}).get('cls', {}).get('AUC')
+            if auc is not None and auc <= CHANCE_AUC:
+                out['at_chance'][dataset] = auc
+                out['cautions'].append(
+                    f'{dataset}: classification at chance (validation AUC '
+                    f'{auc:.2f} at pass {out["pass_"]}); its probabilities '
+                    'carry no information')
+        return out
 
     @staticmethod
     def _resize_of(cfg: Config) -> dict:
@@ -153,7 +188,9 @@ class FXInferencer:
             list[dict]: Per image: ``path``, ``image`` (the gray (H, W)
             array), ``cls`` {dataset: {class: probability}}, ``loc``
             {dataset: [{'bbox': [x1, y1, x2, y2], 'score', 'label',
-            'class'}]}, ``seg`` {dataset: {class: (H, W) uint8 mask}}; or
+            'class'}]}, ``seg`` {dataset: {class: (H, W) uint8 mask}},
+            ``validation`` (the checkpoint's validation metrics and
+            cautions, :meth:`validation`); or
             ``path`` and ``error`` for an input that could not be read.
         """
         results, batch = [], []
@@ -176,10 +213,12 @@ class FXInferencer:
                     data_samples=[b[1]['data_samples'] for b in batch])
         data = self.model.data_preprocessor(data, False)
         preds = self.model.predict_all(data['inputs'], data['data_samples'])
+        validation = self.validation()
         out = []
         for (item, _, gray), pred in zip(batch, preds):
             result = dict(path=item if isinstance(item, str) else '<array>',
-                          image=gray, cls={}, loc={}, seg={})
+                          image=gray, cls={}, loc={}, seg={},
+                          validation=validation)
             for name, probs in pred['cls'].items():
                 result['cls'][name] = {
                     c: float(p) for c, p in zip(self.classes['cls'][name],

@@ -7,17 +7,25 @@ every prediction would come from it, without a word (a held-out heart Dice
 of 0.02 instead of 0.92 was seen). The tools therefore read the checkpoint's
 keys first and follow them: no teacher in the file, the student predicts.
 """
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 from mmengine.runner.checkpoint import _load_checkpoint
 
 TEACHER_PREFIX = 'teacher.'
 
 
+def read_checkpoint(path: str) -> Tuple[Mapping, dict]:
+    """The state dict and the meta of a checkpoint file (mmengine's or a
+    plain state dict, whose meta is empty)."""
+    ckpt = _load_checkpoint(path, map_location='cpu')
+    if 'state_dict' in ckpt:
+        return ckpt['state_dict'], dict(ckpt.get('meta') or {})
+    return ckpt, {}
+
+
 def checkpoint_state(path: str) -> Mapping:
     """The state dict of a checkpoint file (mmengine's or a plain one)."""
-    state = _load_checkpoint(path, map_location='cpu')
-    return state.get('state_dict', state)
+    return read_checkpoint(path)[0]
 
 
 def holds_teacher(state: Mapping) -> bool:

@@ -70,11 +70,19 @@ def draw_overlay(gray: np.ndarray, result: dict, score_thr: float = 0.3,
                         colour, thick, cv2.LINE_AA)
         legend.append((f'{dataset}: {len(shown)} box(es) >= {score_thr}',
                        colour))
-    findings = sorted(((p, f'{d}: {c}') for d, probs in result.get(
-        'cls', {}).items() for c, p in probs.items()), reverse=True)
+    # Heads the checkpoint's validation found at chance are marked as such
+    # (the probability of a head at chance must not read as a finding).
+    at_chance = (result.get('validation') or {}).get('at_chance', {})
+    findings = sorted(((p, f'{d}: {c}', d in at_chance) for d, probs in
+                       result.get('cls', {}).items()
+                       for c, p in probs.items()), reverse=True)
+    grey, red = (150, 150, 150), (80, 80, 255)
     lines = [('Top findings', (255, 255, 255))] + [
-        (f'{p:5.1%}  {name}', (255, 255, 255))
-        for p, name in findings[:top_findings]] + [('', None)] + legend
+        (f'{p:5.1%}  {name}' + (' (at chance)' if chance else ''),
+         grey if chance else (255, 255, 255))
+        for p, name, chance in findings[:top_findings]] + [('', None)] + [
+        (f'! {d}: at chance (val AUC {auc:.2f})', red)
+        for d, auc in sorted(at_chance.items())] + legend
     panel_w = max(260, int(w * 0.6))
     panel = np.full((h, panel_w, 3), 32, np.uint8)
     line_h = max(16, int(22 * scale))

@@ -130,7 +130,10 @@ def test_infer_tool_skips_a_corrupt_file(trained_tiny, covid_lungs, tmp_path):
     assert len(overlays) == 2 and len(jsons) == 2
     record = json.load(open(jsons[0]))
     assert set(record) == {'image', 'classification', 'localization',
-                           'segmentation'}
+                           'segmentation', 'cautions', 'validation'}
+    # the checkpoint's own validation, saved with it
+    assert record['validation']['pass_'] is not None
+    assert 'CovidLungs' in record['validation']['metrics']
     assert 'area_px' in record['segmentation']['LungMasks']['Lungs']
 
 

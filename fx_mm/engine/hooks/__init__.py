@@ -4,9 +4,10 @@ from .lock_release_hook import LockReleaseHook
 from .random_state_hook import RandomStateHook
 from .run_audit_hook import RunAuditHook
 from .runtime_info_hook import FXRuntimeInfoHook, scalars_not_updated
+from .val_metrics_hook import ValMetricsInCheckpointHook
 
 __all__ = [
     'EMATeacherHook', 'LoadFoundationXHook', 'load_foundation_x',
     'LockReleaseHook', 'RandomStateHook', 'RunAuditHook', 'FXRuntimeInfoHook',
-    'scalars_not_updated'
+    'scalars_not_updated', 'ValMetricsInCheckpointHook'
 ]
