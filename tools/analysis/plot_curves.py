@@ -6,7 +6,8 @@ Needs a run validated after every pass (``train_cfg.val_by='pass'``). For
 each dataset, one PNG: x = pass (mmengine epoch), y = each task's metric
 (AUC for cls, mAP40 for loc, Dice for seg), one colour per task; points after
 a pass that trained that task on that dataset (focused) are dark, the others
-(unfocused) light; a dashed line marks the best focused value.
+(unfocused) light; a dashed line marks the best focused value; a dotted
+line follows the student, which validation evaluates beside the EMA teacher.
 """
 import argparse
 import glob
@@ -46,13 +47,16 @@ def read_run(work_dir: str):
     return schedule, records
 
 
-def curves(schedule, records):
-    """{dataset: {task: [(pass index, value, focused)]}} of val metrics."""
+def curves(schedule, records, prefix=''):
+    """{dataset: {task: [(pass index, value, focused)]}} of val metrics
+    (the teacher's; ``prefix='student/'`` for the student's)."""
     out = {}
     for rec in records:
         step = rec.get('step')
         for key, value in rec.items():
-            parts = key.split('/')
+            if not key.startswith(prefix):
+                continue
+            parts = key[len(prefix):].split('/')
             if len(parts) != 3 or TASK_METRIC.get(parts[1]) != parts[2]:
                 continue
             dataset, task, _ = parts
@@ -68,6 +72,7 @@ def curves(schedule, records):
 def plot(work_dir: str, out_dir: str) -> list:
     schedule, records = read_run(work_dir)
     data = curves(schedule, records)
+    student = curves(schedule, records, prefix='student/')
     if not data:
         raise ValueError(f'{work_dir}: no validation metrics in the scalars; '
                          "validate after every pass (train_cfg.val_by='pass').")
@@ -88,11 +93,17 @@ def plot(work_dir: str, out_dir: str) -> list:
                            label=f'{TASK_NAME[task]}, focused')
                 ax.axhline(max(y for _, y in fx), color=colour, ls='--',
                            lw=1)
+            # The student, evaluated on the same images (dotted).
+            st = student.get(dataset, {}).get(task)
+            if st:
+                ax.plot([x for x, _, _ in st], [y for _, y, _ in st],
+                        color=colour, ls=':', lw=1.2,
+                        label=f'{TASK_NAME[task]}, student')
         ax.set_xlabel('pass (epoch)')
         ax.set_ylabel('metric')
         ax.set_ylim(0, 1.02)
         ax.set_title(f'{dataset}: focused (dark) vs unfocused (light) passes')
-        ax.legend(loc='lower right', fontsize=8)
+        ax.legend(loc='lower right', fontsize=7)
         fig.tight_layout()
         path = osp.join(out_dir, f'curves_{dataset}.png')
         fig.savefig(path)

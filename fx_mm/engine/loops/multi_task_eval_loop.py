@@ -54,6 +54,11 @@ class _MultiTaskEvalLoop(BaseLoop):
         pipelines (dict, optional): Default ``fx_pipelines``.
         tasks (Sequence[str], optional): Restrict to these tasks.
         fp16 (bool): Autocast the forward passes.
+        with_student (bool): When the model predicts with its EMA teacher,
+            evaluate the student too, on the same batches, reported as
+            ``student/<dataset>/<task>/<metric>`` beside the teacher's
+            (which keep the plain names). Which of the two to use is then a
+            measured choice. Defaults to True for validation, False for test.
     """
 
     split = 'val'
@@ -63,7 +68,8 @@ class _MultiTaskEvalLoop(BaseLoop):
                  datasets: Optional[List[dict]] = None,
                  pipelines: Optional[dict] = None,
                  tasks: Optional[Sequence[str]] = None,
-                 fp16: bool = False) -> None:
+                 fp16: bool = False,
+                 with_student: Optional[bool] = None) -> None:
         self._runner = runner
         cfg = runner.cfg
         self.datasets = datasets if datasets is not None else cfg.get(
@@ -83,6 +89,8 @@ class _MultiTaskEvalLoop(BaseLoop):
                 self.metric_cfgs[task] = metric
         self.tasks = tuple(tasks) if tasks else ('cls', 'loc', 'seg')
         self.fp16 = fp16
+        self.with_student = (self.stage == 'val') if with_student is None \
+            else bool(with_student)
         self._loaders: Dict[tuple, object] = {}
         self._current = None
 
@@ -138,9 +146,17 @@ class _MultiTaskEvalLoop(BaseLoop):
                 self.metric_cfgs[task], classes=classes,
                 prefix=f'{dataset}/{task}'))
             evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
+            student = None
+            if self._evaluates_student():
+                student = Evaluator(dict(
+                    self.metric_cfgs[task], classes=classes,
+                    prefix=f'student/{dataset}/{task}'))
+                student.dataset_meta = evaluator.dataset_meta
             bar = ProgressBar(len(loader.dataset)) \
                 if self.runner.rank == 0 else None
             for idx, data_batch in enumerate(loader):
+                if student is not None:  # before the teacher's pass
+                    self._student_iter(copy.deepcopy(data_batch), student)
                 self.run_iter(idx, data_batch, evaluator)
                 if bar is not None:
                     for _ in data_batch['inputs']:
@@ -148,9 +164,30 @@ class _MultiTaskEvalLoop(BaseLoop):
             if bar is not None:
                 print()
             metrics.update(evaluator.evaluate(len(loader.dataset)))
+            if student is not None:
+                metrics.update(student.evaluate(len(loader.dataset)))
         self.runner.call_hook(f'after_{self.stage}_epoch', metrics=metrics)
         self.runner.call_hook(f'after_{self.stage}')
         return metrics
+
+    def _evaluates_student(self) -> bool:
+        model = unwrap(self.runner.model)
+        return self.with_student and model.teacher is not None \
+            and model.predict_with == 'teacher'
+
+    @torch.no_grad()
+    def _student_iter(self, data_batch: dict, evaluator) -> None:
+        """The student's predictions on a batch (no hooks: one logical
+        iteration per batch)."""
+        model = unwrap(self.runner.model)
+        model.predict_with = 'student'
+        try:
+            with autocast(enabled=self.fp16):
+                outputs = getattr(self.runner.model, f'{self.stage}_step')(
+                    data_batch)
+        finally:
+            model.predict_with = 'teacher'
+        evaluator.process(data_samples=outputs, data_batch=data_batch)
 
     @torch.no_grad()
     def run_iter(self, idx: int, data_batch: dict, evaluator) -> None:
