@@ -89,8 +89,9 @@ class PreparedWriter:
             self.images[base] = dict(width=gray.shape[1], height=gray.shape[0],
                                      scale=scale)
         else:
-            shutil.copyfile(src_path, osp.join(self.out, 'images', base))
+            # Decode before copying: an unreadable file must leave no copy.
             h, w = read_gray(src_path).shape
+            shutil.copyfile(src_path, osp.join(self.out, 'images', base))
             self.images[base] = dict(width=w, height=h, scale=1.0)
         return base
 

@@ -64,6 +64,24 @@ def read_dicom(path: str) -> np.ndarray:
     return pixels
 
 
+def _check_jpeg_complete(path: str) -> None:
+    """Refuse a JPEG without its end-of-image marker.
+
+    libjpeg decodes a truncated JPEG anyway -- the missing rows come out
+    grey, with only a "Premature end of JPEG file" warning on stderr -- so
+    a cut-off download would pass for an image. In the entropy-coded data a
+    0xFF byte is always followed by 0x00 or a restart marker, so FF D9 at
+    the end (after optional zero padding) is the end-of-image marker.
+    """
+    with open(path, 'rb') as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 64))
+        tail = f.read().rstrip(b'\x00')
+    if not tail.endswith(b'\xff\xd9'):
+        raise ImageReadError(f'{path}: truncated JPEG (no end-of-image '
+                             'marker).')
+
+
 def read_gray(path: str) -> np.ndarray:
     """Read a radiograph as an (H, W) uint8 array.
 
@@ -83,6 +101,8 @@ def read_gray(path: str) -> np.ndarray:
         return read_dicom(path)
     if suffix in ('.mha', '.mhd'):
         return read_mha(path)
+    if suffix in ('.jpg', '.jpeg'):
+        _check_jpeg_complete(path)
     pixels = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if pixels is None:
         raise ImageReadError(f'{path}: not a readable image (corrupt, '

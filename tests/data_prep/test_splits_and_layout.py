@@ -88,3 +88,25 @@ def test_progress_bar_only_for_long_runs(capfd):
     assert list(progress(iter(range(n)), n, 'images')) == list(range(n))
     out = capfd.readouterr().out
     assert f'converting {n} images' in out and f'{n}/{n}' in out
+
+
+def test_unreadable_image_leaves_no_copy(tmp_path):
+    """Without --resize the writer copies delivered files: a corrupt one is
+    skipped and never lands in out/images/ (a truncated JPEG included)."""
+    import cv2
+    import numpy as np
+
+    from data_prep.layout import PreparedWriter
+    src = tmp_path / 'src'
+    src.mkdir()
+    good = src / 'good.jpg'
+    cv2.imwrite(str(good), np.full((8, 8), 128, np.uint8))
+    (src / 'cut.jpg').write_bytes(good.read_bytes()[:-40])
+    (src / 'broken.png').write_bytes(b'\x89PNG\r\n\x1a\nbroken')
+    out = tmp_path / 'out'
+    writer = PreparedWriter(str(out), name='test', classes={})
+    names = [writer.add_image_or_skip(str(src / n))
+             for n in ('good.jpg', 'cut.jpg', 'broken.png')]
+    assert names == ['good.jpg', None, None]
+    assert sorted(p.name for p in (out / 'images').iterdir()) == ['good.jpg']
+    assert writer.skipped == {'unreadable image': 2}

@@ -81,3 +81,24 @@ def test_corrupt_files_are_named(tmp_path, content):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(ImageReadError, match='nope.dcm: no such file'):
         read_gray(str(tmp_path / 'nope.dcm'))
+
+
+def test_truncated_jpeg_is_refused_and_whole_ones_read(tmp_path):
+    """libjpeg decodes a cut-off JPEG with grey rows and a mere warning;
+    the reader refuses it. A complete JPEG (also with zero padding after
+    its end marker) reads."""
+    import cv2
+    import numpy as np
+    img = (np.random.default_rng(0).random((64, 48)) * 255).astype(np.uint8)
+    whole = tmp_path / 'whole.jpg'
+    cv2.imwrite(str(whole), img)
+    data = whole.read_bytes()
+    assert read_gray(str(whole)).shape == (64, 48)
+    padded = tmp_path / 'padded.jpeg'
+    padded.write_bytes(data + b'\x00' * 10)
+    assert read_gray(str(padded)).shape == (64, 48)
+    cut = tmp_path / 'cut.jpg'
+    cut.write_bytes(data[:len(data) // 2])
+    assert cv2.imread(str(cut)) is not None  # what libjpeg alone would do
+    with pytest.raises(ImageReadError, match='cut.jpg: truncated JPEG'):
+        read_gray(str(cut))
