@@ -51,7 +51,8 @@ def main():
     cfg.load_from = args.checkpoint
     state = checkpoint_state(args.checkpoint)
     try:
-        predictor = predictor_for(args.checkpoint, state, args.predict_with)
+        predictor = predictor_for(args.checkpoint, state, args.predict_with,
+                                  cfg.model.get('predict_with', 'teacher'))
     except ValueError as e:
         raise SystemExit(str(e))
     if not holds_teacher(state) and cfg.model.get('teacher', True):

@@ -79,7 +79,8 @@ class FXInferencer:
         checkpoint (str, optional): Weights (the training checkpoint; the
             teacher predicts unless ``predict_with='student'``).
         predict_with (str, optional): 'teacher' or 'student'; None: the
-            teacher when the checkpoint holds one, else the student.
+            config's ``model.predict_with`` when the checkpoint holds a
+            teacher, else the student.
         device (str, optional): Torch device; None (the default) takes the
             GPU when torch sees one, else the CPU.
 
@@ -102,7 +103,9 @@ class FXInferencer:
             # predicts (never an untrained teacher).
             state, meta = read_checkpoint(checkpoint)
             self.val_metrics = meta.get('fx_val_metrics')
-            predict_with = predictor_for(checkpoint, state, predict_with)
+            predict_with = predictor_for(
+                checkpoint, state, predict_with,
+                cfg.model.get('predict_with', 'teacher'))
             if not holds_teacher(state):
                 cfg.model.teacher = False
         self.cfg = cfg

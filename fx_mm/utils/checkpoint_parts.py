@@ -34,7 +34,8 @@ def holds_teacher(state: Mapping) -> bool:
 
 
 def predictor_for(path: str, state: Mapping,
-                  requested: Optional[str] = None) -> str:
+                  requested: Optional[str] = None,
+                  default: str = 'teacher') -> str:
     """The part that can predict from this checkpoint: 'teacher' or
     'student'.
 
@@ -42,17 +43,20 @@ def predictor_for(path: str, state: Mapping,
         path (str): The checkpoint (for messages).
         state (Mapping): Its state dict.
         requested (str, optional): What the user asked for
-            (``--predict-with``); None follows the checkpoint: its teacher
-            when it has one, else its student.
+            (``--predict-with``); None follows the config and the checkpoint:
+            ``default`` when the checkpoint holds a teacher, else its
+            student.
+        default (str): The config's ``model.predict_with``.
 
     Raises:
         ValueError: The teacher was asked for and the file holds none.
     """
-    if requested not in (None, 'teacher', 'student'):
-        raise ValueError(f"predict with 'teacher' or 'student', not "
-                         f'{requested!r}.')
+    for choice in (requested, default):
+        if choice not in (None, 'teacher', 'student'):
+            raise ValueError(f"predict with 'teacher' or 'student', not "
+                             f'{choice!r}.')
     if holds_teacher(state):
-        return requested or 'teacher'
+        return requested or default
     if requested == 'teacher':
         raise ValueError(
             f'{path} holds no teacher weights (it was trained with '

@@ -34,6 +34,11 @@ def test_predictor_follows_the_checkpoint():
     assert predictor_for('a.pth', with_teacher) == 'teacher'
     assert predictor_for('a.pth', with_teacher, 'student') == 'student'
     assert predictor_for('b.pth', without) == 'student'
+    # the config's own choice stands when the user asks for nothing
+    assert predictor_for('a.pth', with_teacher, default='student') == \
+        'student'
+    assert predictor_for('a.pth', with_teacher, 'teacher',
+                         default='student') == 'teacher'
     with pytest.raises(ValueError, match='b.pth holds no teacher'):
         predictor_for('b.pth', without, 'teacher')
 
@@ -74,3 +79,19 @@ def test_inferencer_predicts_with_the_student_of_a_teacherless_checkpoint(
     assert a['cls'] == b['cls'] and a['loc'] == b['loc']
     with pytest.raises(ValueError, match='holds no teacher'):
         FXInferencer(config, ckpt, predict_with='teacher', device='cpu')
+
+
+def test_config_predict_with_student_is_kept(setup, tmp_path):
+    """A checkpoint with a teacher, a config that predicts with the
+    student: the inferencer keeps the config's choice."""
+    from fx_mm.apis import FXInferencer
+    _, config, _ = setup
+    cfg = Config.fromfile(config)
+    full = build_initialised_model(cfg)
+    ckpt = str(tmp_path / 'with_teacher.pth')
+    torch.save(dict(state_dict=full.state_dict(), meta={}), ckpt)
+    cfg.model.predict_with = 'student'
+    assert FXInferencer(cfg, ckpt, device='cpu').model.predict_with == \
+        'student'
+    assert FXInferencer(config, ckpt, device='cpu').model.predict_with == \
+        'teacher'
