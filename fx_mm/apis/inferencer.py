@@ -9,12 +9,11 @@ import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import _load_checkpoint
 
 from fx_mm.datasets.image_io import ImageReadError, read_gray, to_uint8
 from fx_mm.utils import build_model_from_cfg
-from fx_mm.utils.checkpoint_parts import (holds_teacher, predictor_for,
-                                          read_checkpoint)
+from fx_mm.utils.checkpoint_parts import (checkpoint_state, holds_teacher,
+                                          predictor_for, read_checkpoint)
 
 # A classification head whose validation AUC is at most this is reported as
 # at chance next to its outputs.
@@ -53,8 +52,7 @@ def load_fitting_checkpoint(model: torch.nn.Module, checkpoint: str,
             mis-shaped keys.
     """
     if state is None:
-        ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt)
+        state = checkpoint_state(checkpoint)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -128,6 +126,8 @@ class FXInferencer:
                  meta_keys=('img_path', 'ori_shape', 'img_shape',
                             'scale_factor'))
         ])
+        # The same for every image: worked out once.
+        self._validation = self.validation()
 
     def validation(self) -> dict:
         """The checkpoint's validation metrics per head, and cautions.
@@ -216,12 +216,11 @@ class FXInferencer:
                     data_samples=[b[1]['data_samples'] for b in batch])
         data = self.model.data_preprocessor(data, False)
         preds = self.model.predict_all(data['inputs'], data['data_samples'])
-        validation = self.validation()
         out = []
         for (item, _, gray), pred in zip(batch, preds):
             result = dict(path=item if isinstance(item, str) else '<array>',
                           image=gray, cls={}, loc={}, seg={},
-                          validation=validation)
+                          validation=self._validation)
             for name, probs in pred['cls'].items():
                 result['cls'][name] = {
                     c: float(p) for c, p in zip(self.classes['cls'][name],

@@ -5,8 +5,8 @@ from typing import Dict, List
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
-from mmengine.runner.checkpoint import _load_checkpoint
 
+from ...utils.checkpoint_parts import checkpoint_state
 from ..loops.cyclic_train_loop import unwrap
 
 
@@ -30,8 +30,7 @@ def load_foundation_x(model, checkpoint: str, use: str = 'teacher') -> Dict:
     """
     if use not in ('teacher', 'student'):
         raise ValueError(f"use must be 'teacher' or 'student', not {use!r}.")
-    state = _load_checkpoint(checkpoint, map_location='cpu')
-    state = state.get('state_dict', state)
+    state = checkpoint_state(checkpoint)
     if use == 'teacher':
         source = {k[len('teacher.'):]: v for k, v in state.items()
                   if k.startswith('teacher.')}

@@ -1,8 +1,8 @@
 """Lock-Release: freeze all but the active head for a lock pass."""
 from mmengine.hooks import Hook
-from torch.nn.modules.batchnorm import _BatchNorm
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..loops.cyclic_train_loop import unwrap
 

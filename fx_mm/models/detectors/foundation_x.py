@@ -197,6 +197,8 @@ class FoundationX(BaseModel):
 
         self.frozen = tuple(frozen)
         self._freeze(self.frozen)
+        # Norm layers kept in eval mode while training (set_frozen_norms).
+        self._frozen_norms: Tuple[nn.Module, ...] = ()
         self.activation_checkpointing = self._checkpoint_blocks(
             activation_checkpointing)
 
@@ -333,7 +335,7 @@ class FoundationX(BaseModel):
         if self.teacher is not None:
             self.teacher.eval()
         if mode:
-            for m in getattr(self, '_frozen_norms', ()):
+            for m in self._frozen_norms:
                 m.eval()
         return self
 
