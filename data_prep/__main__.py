@@ -3,7 +3,7 @@ import argparse
 import sys
 
 from . import CONVERTERS, OFFICIAL_FILES
-from .layout import check_out_dir
+from .layout import ConversionError
 
 
 def main(argv=None) -> int:
@@ -19,6 +19,9 @@ def main(argv=None) -> int:
     parser.add_argument('--seed', type=int, default=0, help='split seed')
     parser.add_argument('--limit', type=int, default=None,
                         help='convert only the first N items (for trials)')
+    parser.add_argument('--allow-partial', action='store_true',
+                        help='convert a partial download: without it, more '
+                        'than half of the listed images missing is an error')
     parser.add_argument('--list', action='store_true',
                         help='list converters and the files they read')
     args = parser.parse_args(argv)
@@ -31,11 +34,16 @@ def main(argv=None) -> int:
                      f'{sorted(CONVERTERS)}')
     if not (args.src and args.out):
         parser.error('--src and --out are required')
-    check_out_dir(args.src, args.out)
-    kwargs = dict(resize=args.resize, seed=args.seed)
+    kwargs = dict(resize=args.resize, seed=args.seed,
+                  allow_partial=args.allow_partial)
     if args.limit:
         kwargs['limit'] = args.limit
-    CONVERTERS[args.dataset](args.src, args.out, **kwargs)
+    try:
+        CONVERTERS[args.dataset](args.src, args.out, **kwargs)
+    except (ConversionError, ValueError, FileNotFoundError) as e:
+        # One clear line naming the file / dataset / field, not a traceback.
+        print(f'python -m data_prep {args.dataset}: {e}', file=sys.stderr)
+        return 1
     return 0
 
 

@@ -11,6 +11,7 @@
     <out>/splits/{train,val,test}.txt        every image of the split
     <out>/meta.json                          name, classes per task, counts, source
 """
+import contextvars
 import csv
 import json
 import os
@@ -27,13 +28,40 @@ from fx_mm.datasets.transforms.loading import mask_folder
 
 SPLITS = ('train', 'val', 'test')
 
+#: Above this fraction of the listed images missing from --src, a conversion
+#: fails (a wrong --src must not look like success) unless partial downloads
+#: are allowed (``--allow-partial``).
+MAX_MISSING_FRACTION = 0.5
+#: Whether the conversion running in this context accepts a partial download;
+#: set by the registry's wrapper around every converter's ``convert()``.
+ALLOW_PARTIAL = contextvars.ContextVar('allow_partial', default=False)
+#: Missing files named on stderr before the rest are only counted.
+MISSING_PRINTED = 5
+#: Examples per skip reason kept in meta.json.
+EXAMPLES_KEPT = 20
+
+
+class ConversionError(ValueError):
+    """A conversion whose result would be misleading (empty train split, most
+    images missing); meta.json records the counts, no label files are written.
+    """
+
 
 def check_out_dir(src: str, out: str) -> None:
-    """Refuse an output folder that is, or lies inside, the source."""
+    """Refuse an output folder that is, contains, or lies inside the source.
+
+    ``--out`` inside ``--src`` would write into the download; ``--src``
+    inside ``--out`` (say, a previous output folder) would have the output's
+    layout folders cleared under the source.
+    """
     src_abs, out_abs = osp.realpath(src), osp.realpath(out)
     if out_abs == src_abs or out_abs.startswith(src_abs + os.sep):
         raise ValueError(f'--out {out} lies inside --src {src}: a converter '
                          'never writes into its source.')
+    if src_abs.startswith(out_abs + os.sep):
+        raise ValueError(f'--src {src} lies inside --out {out}: the output '
+                         'folder is cleared before a conversion, so a '
+                         'converter never writes above its source either.')
 
 
 class PreparedWriter:
@@ -112,6 +140,28 @@ class PreparedWriter:
             self.skip('unreadable image', str(e))
             return None
 
+    def missing(self, path: str) -> None:
+        """Count an image listed by the labels but absent from ``--src``.
+
+        The first few paths are printed and kept in meta.json; the count is
+        checked by :meth:`write` against the images found.
+
+        Args:
+            path (str): The file looked for (or the label table's name of it).
+        """
+        reason = 'image file missing'
+        count = self.skipped.get(reason, 0)
+        if count < MISSING_PRINTED:
+            self.skip(reason, path)
+        else:
+            if count == MISSING_PRINTED:
+                print(f'[{self.name}] more images missing; counted in '
+                      'meta.json, the first ones named there', file=sys.stderr)
+            self.skipped[reason] = count + 1
+            examples = self.skipped_examples.setdefault(reason, [])
+            if len(examples) < EXAMPLES_KEPT:
+                examples.append(path)
+
     def skip(self, reason: str, detail: str = '') -> None:
         """Count an item left out, by reason (printed in the summary).
 
@@ -125,7 +175,7 @@ class PreparedWriter:
             print(f'[{self.name}] skipped ({reason}): {detail}',
                   file=sys.stderr)
             examples = self.skipped_examples.setdefault(reason, [])
-            if len(examples) < 20:
+            if len(examples) < EXAMPLES_KEPT:
                 examples.append(detail)
 
     # ------------------------------------------------------------- labels
@@ -147,11 +197,27 @@ class PreparedWriter:
         self.cls_rows[file_name] = cells
 
     def add_box(self, file_name: str, label: str, x1: float, y1: float,
-                x2: float, y2: float) -> None:
+                x2: float, y2: float, where: str = '') -> bool:
         """One box in the source image's pixels (scaled if resized).
 
+        A box reaching past the border (beyond a pixel of rounding) is
+        clipped to the image and counted under ``box clipped to the image``;
+        one that is empty or lies wholly outside is counted under ``box
+        outside the image or empty`` and left out. Either way the first
+        examples are kept in meta.json: one bad row in a table of tens of
+        thousands must not end a conversion, nor pass unseen.
+
+        Args:
+            file_name (str): The image's name in the layout.
+            label (str): The box's class.
+            x1, y1, x2, y2 (float): Corners in the delivered image's pixels.
+            where (str): Which source row gave the box (for the examples).
+
+        Returns:
+            bool: Whether the box was kept.
+
         Raises:
-            ValueError: On an unknown class or a box outside the image.
+            ValueError: On a class that is not one of the dataset's.
         """
         classes = self.classes['loc']
         if label not in classes:
@@ -161,15 +227,20 @@ class PreparedWriter:
         s = info['scale']
         x1, y1, x2, y2 = (v * s for v in (x1, y1, x2, y2))
         w, h = info['width'], info['height']
-        tol = 1.0  # a pixel of rounding at the border
-        if not (-tol <= x1 < x2 <= w + tol and -tol <= y1 < y2 <= h + tol):
-            raise ValueError(
-                f'{self.name} {file_name}: box ({x1:.1f}, {y1:.1f}, {x2:.1f}, '
-                f'{y2:.1f}) of class {label!r} lies outside the {w}x{h} image '
-                'or is empty.')
-        box = (classes.index(label), max(x1, 0.0), max(y1, 0.0),
-               min(x2, float(w)), min(y2, float(h)))
-        self.boxes.setdefault(file_name, []).append(box)
+        detail = (f'{where + ": " if where else ""}{file_name}: box ({x1:.1f}, '
+                  f'{y1:.1f}, {x2:.1f}, {y2:.1f}) of class {label!r}, image '
+                  f'{w}x{h}')
+        cx1, cy1 = max(x1, 0.0), max(y1, 0.0)
+        cx2, cy2 = min(x2, float(w)), min(y2, float(h))
+        if not (cx1 < cx2 and cy1 < cy2):
+            self.skip('box outside the image or empty', detail)
+            return False
+        tol = 1.0  # a pixel of rounding at the border is not worth a note
+        if x1 < -tol or y1 < -tol or x2 > w + tol or y2 > h + tol:
+            self.skip('box clipped to the image', detail)
+        self.boxes.setdefault(file_name, []).append(
+            (classes.index(label), cx1, cy1, cx2, cy2))
+        return True
 
     def add_boxes_for(self, file_name: str) -> None:
         """Mark an image as having localization labels (maybe no box)."""
@@ -205,13 +276,23 @@ class PreparedWriter:
             dict: The summary written to meta.json.
         """
         splits = {k: sorted(splits.get(k, [])) for k in SPLITS}
-        for d in ('splits', 'cls', 'loc', 'seg'):
-            os.makedirs(osp.join(self.out, d), exist_ok=True)
         summary = dict(name=self.name, classes=self.classes, source=source,
                        images=len(self.images), resize=self.resize,
                        splits={k: len(v) for k, v in splits.items()},
                        skipped=self.skipped,
                        skipped_examples=self.skipped_examples)
+        failure = self._failure(summary)
+        if failure:
+            # meta.json marks the folder as data_prep's (a rerun may clear
+            # it) and keeps the counts; no split or label file is written,
+            # so nothing can train on the misleading result.
+            summary['failed'] = failure
+            with open(osp.join(self.out, 'meta.json'), 'w') as f:
+                json.dump(summary, f, indent=2, sort_keys=True)
+            raise ConversionError(failure)
+        for d in ('splits', 'cls', 'loc', 'seg'):
+            os.makedirs(osp.join(self.out, d), exist_ok=True)
+        masked = set(self.masked)
         for split, names in splits.items():
             _write_lines(osp.join(self.out, 'splits', f'{split}.txt'), names)
             if 'cls' in self.classes:
@@ -220,7 +301,7 @@ class PreparedWriter:
                 self._write_coco(split, [n for n in names if n in self.boxes])
             if 'seg' in self.classes:
                 _write_lines(osp.join(self.out, 'seg', f'{split}.txt'),
-                             [n for n in names if n in set(self.masked)])
+                             [n for n in names if n in masked])
         if 'cls' in self.classes:
             summary['cls_positives'] = {
                 c: sum(row[i] == '1' for row in self.cls_rows.values())
@@ -235,6 +316,34 @@ class PreparedWriter:
             json.dump(summary, f, indent=2, sort_keys=True)
         print(json.dumps(summary, indent=2, sort_keys=True))
         return summary
+
+    def _failure(self, summary: dict) -> str:
+        """Why this conversion must not look like success ('' if it may).
+
+        Fails on an empty train split, and on more than
+        :data:`MAX_MISSING_FRACTION` of the listed images missing from
+        ``--src`` unless :data:`ALLOW_PARTIAL` is set.
+        """
+        missing = self.skipped.get('image file missing', 0)
+        unreadable = self.skipped.get('unreadable image', 0)
+        listed = len(self.images) + missing + unreadable
+        first = self.skipped_examples.get('image file missing', [])[:5]
+        counts = (f'{len(self.images)} images converted, {missing} of the '
+                  f'{listed} listed missing from --src, {unreadable} '
+                  f'unreadable; splits {summary["splits"]}')
+        if first:
+            counts += '; first missing: ' + ', '.join(first)
+        where = f'{self.name} from {summary["source"] or "--src"}'
+        if listed and missing > MAX_MISSING_FRACTION * listed and \
+                not ALLOW_PARTIAL.get():
+            return (f'{where}: most listed images are missing ({counts}). Is '
+                    '--src the folder the dataset was downloaded to? For a '
+                    'partial download, pass --allow-partial.')
+        if not summary['splits']['train']:
+            return (f'{where}: the train split is empty ({counts}). Check '
+                    '--src and the converter\'s layout '
+                    '(python -m data_prep --list).')
+        return ''
 
     def _write_cls(self, split: str, names: List[str]) -> None:
         with open(osp.join(self.out, 'cls', f'{split}.csv'), 'w',

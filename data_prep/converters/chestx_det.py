@@ -89,7 +89,7 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
                                            f'ChestX-Det {split} images'):
             src_path = files.get(entry['file_name'])
             if src_path is None:
-                writer.skip('image file missing')
+                writer.missing(entry['file_name'])
                 continue
             name = writer.add_image_or_skip(src_path)
             if name is None:
@@ -145,7 +145,7 @@ def _add_labels(writer: PreparedWriter, name: str, entry: dict,
     writer.add_boxes_for(name)
     for sym, (x1, y1, x2, y2) in zip(syms, entry['boxes']):
         try:
-            writer.add_box(name, sym, x1, y1, x2, y2)
+            writer.add_box(name, sym, x1, y1, x2, y2, where=where)
         except ValueError as e:
             raise ValueError(f'{where}: {e}')
     # Rasterise straight at the layout's size (polygon points scaled like

@@ -102,7 +102,7 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
             continue
         path = files.get(image_id + '.dicom') or files.get(image_id + '.dcm')
         if path is None:
-            writer.skip('image file missing')
+            writer.missing(image_id + '.dicom')
             continue
         height = _number(row, 'Height', where, int)
         width = _number(row, 'Width', where, int)

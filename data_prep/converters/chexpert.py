@@ -174,9 +174,7 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
                                  f'(layout name {name}).')
             image = _resolve(src, csv_path, row['Path'])
             if image is None:
-                # Name the first few (a partial download would flood the log).
-                few = writer.skipped.get('image file missing', 0) < 20
-                writer.skip('image file missing', row['Path'] if few else '')
+                writer.missing(row['Path'])
                 continue
             name = writer.add_image_or_skip(image, name)
             if name is None:

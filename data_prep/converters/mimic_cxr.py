@@ -124,8 +124,7 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
         image = next((p for p in (_image_path(r, subject, study, dicom)
                                   for r in roots) if osp.isfile(p)), None)
         if image is None:
-            _skip_named(writer, 'image file missing',
-                        _image_path('', subject, study, dicom))
+            writer.missing(_image_path('', subject, study, dicom))
             continue
         name = writer.add_image_or_skip(image, f'{dicom}.jpg')
         if name is None:

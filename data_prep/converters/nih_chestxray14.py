@@ -61,7 +61,7 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
             raise ValueError(f'{entry} line {line_no} ({name}): unknown '
                              f'finding(s) {sorted(unknown)}.')
         if name not in images:
-            writer.skip('image file missing')
+            writer.missing(name)
             continue
         if writer.add_image_or_skip(images[name], name) is None:
             continue

@@ -99,7 +99,7 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
     for img_name in progress(names, len(names), 'images'):
         image = files.get(img_name)
         if image is None:
-            writer.skip('image file missing')
+            writer.missing(img_name)
             continue
         name = writer.add_image_or_skip(image)
         if name is None:
@@ -109,7 +109,8 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
         writer.add_boxes_for(name)
         for x1, y1, x2, y2, line in entry['boxes']:
             try:
-                writer.add_box(name, 'Nodule', x1, y1, x2, y2)
+                writer.add_box(name, 'Nodule', x1, y1, x2, y2,
+                               where=f'{path} line {line}')
             except ValueError as e:
                 raise ValueError(f'{path} line {line}, img_name {img_name} '
                                  f'(x, y, width, height): {e}') from e

@@ -135,7 +135,7 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
     for pid in progress(pids, len(pids), 'images'):
         path = images.get(pid + '.dcm')
         if path is None:
-            writer.skip('image file missing')
+            writer.missing(pid + '.dcm')
             continue
         name = writer.add_image_or_skip(path)
         if name is None:
@@ -144,7 +144,8 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
         writer.add_boxes_for(name)
         for x1, y1, x2, y2, line in labels[pid]['boxes']:
             try:
-                writer.add_box(name, 'Pneumonia', x1, y1, x2, y2)
+                writer.add_box(name, 'Pneumonia', x1, y1, x2, y2,
+                               where=f'{labels_path} line {line}')
             except ValueError as e:
                 raise ValueError(f'{labels_path} line {line}, patientId {pid}'
                                  f' (x, y, width, height): {e}') from e

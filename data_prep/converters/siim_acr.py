@@ -142,7 +142,7 @@ def convert_rle_dataset(src: str, out: str, *, name: str, table: str,
             continue
         path = images.get(image_id)
         if path is None:
-            writer.skip('image file missing')
+            writer.missing(image_id)
             continue
         try:
             header = dicom_header(path)

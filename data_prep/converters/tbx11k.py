@@ -122,7 +122,7 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
                                  'box(es).')
             path = osp.join(imgs, rel)
             if not osp.isfile(path):
-                writer.skip('image file missing')
+                writer.missing(path)
                 continue
             name = writer.add_image_or_skip(path)
             if name is None:
@@ -138,7 +138,8 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
                 writer.add_boxes_for(name)
             for (x, y, w, h), ann_id in image_boxes:
                 try:
-                    writer.add_box(name, 'TB', x, y, x + w, y + h)
+                    writer.add_box(name, 'TB', x, y, x + w, y + h,
+                                   where=f'{json_path}, annotation {ann_id}')
                 except ValueError as e:
                     raise ValueError(f'{json_path}, annotation {ann_id} '
                                      f'(bbox): {e}') from e

@@ -142,7 +142,7 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
         path = files.get(image_id + '.dicom') or files.get(image_id + '.dcm')
         if path is None:
             # A partial download is normal (Kaggle subsets, trials): counted.
-            writer.skip('image file missing')
+            writer.missing(image_id + '.dicom')
             continue
         name = writer.add_image_or_skip(path)
         if name is None:

@@ -97,7 +97,7 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
             base = image.replace('\\', '/').rsplit('/', 1)[-1]
             src_path = files.get(base)
             if src_path is None:
-                writer.skip('image file missing', f'{path}: {image}')
+                writer.missing(f'{path}: {image}')
                 continue
             name = writer.add_image_or_skip(src_path)
             if name is None:
@@ -167,8 +167,17 @@ def _rasterise(writer: PreparedWriter, name: str, ribs: dict,
         h, w = info['height'] / info['scale'], info['width'] / info['scale']
         if (points < -1).any() or (points[:, 0] > w + 1).any() or \
                 (points[:, 1] > h + 1).any():
-            raise ValueError(f'{NAME}: {where}, rib {rib}: polygon reaches '
-                             f'outside the {round(w)}x{round(h)} image.')
+            # One stray point in thousands of polygons must not end the run:
+            # the fill is clipped at the border (a polygon wholly outside
+            # fills nothing and is counted as such); the first are named.
+            low, high = points.min(axis=0), points.max(axis=0)
+            inside = bool((low < (w, h)).all() and (high > 0).all())
+            reason = ('polygon clipped to the image' if inside else
+                      'polygon outside the image')
+            writer.skip(reason, f'{where}, rib {rib}: polygon reaches outside '
+                        f'the {round(w)}x{round(h)} image')
+            if not inside:
+                continue
         cv2.fillPoly(masks[i], [np.round(points * info['scale'])
                                 .astype(np.int32)], 1)
     return masks.astype(bool)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from data_prep.converters.chestx_det import CLASSES, convert
-from tests.data_prep.prepared import read_cls, read_splits
+from tests.data_prep.prepared import read_boxes, read_cls, read_splits
 from tests.conftest import run_python
 
 SPLITS = ('train', 'val', 'test')
@@ -128,12 +128,17 @@ def test_unknown_class_names_file_entry_and_class(chestx_det, tmp_path):
         convert(str(chestx_det), str(tmp_path / 'out'))
 
 
-def test_box_outside_the_image(chestx_det, tmp_path):
+def test_box_past_the_border_is_clipped_and_counted(chestx_det, tmp_path):
     _write(chestx_det, [dict(TRAIN[1], boxes=[[8, 8, 24, 24], [10, 10, 90,
                                                                30]])])
-    with pytest.raises(ValueError, match=r"entry 0: ChestX-Det 2.png: box "
-                       r".* of class 'Mass' lies outside the 64x64 image"):
-        convert(str(chestx_det), str(tmp_path / 'out'))
+    out = str(tmp_path / 'out')
+    summary = convert(str(chestx_det), out)
+    assert summary['skipped']['box clipped to the image'] == 1
+    example, = summary['skipped_examples']['box clipped to the image']
+    assert 'ChestX_Det_train.json entry 0: 2.png: box' in example
+    assert "'Mass'" in example
+    # Clipped to x2 = 64 (the image's width), not dropped.
+    assert (10.0, 10.0, 54.0, 20.0) in read_boxes(out, CLASSES)['2.png']
 
 
 def test_boxes_must_parallel_syms(chestx_det, tmp_path):

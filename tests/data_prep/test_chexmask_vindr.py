@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from data_prep.converters.chexmask_vindr import CLASSES, convert
+from data_prep.layout import ConversionError
 from tests.conftest import run_python
 from tests.data_prep.dicom_fixtures import write_dicom
 
@@ -206,6 +207,13 @@ def test_missing_column_is_named(tmp_path):
 def test_corrupt_dicom_is_counted(tmp_path):
     src = _one_row(tmp_path, heart='1 4')
     (src / 'train' / 'i1.dicom').write_bytes(b'not a dicom at all')
-    summary = convert(str(src), str(tmp_path / 'out'))
-    assert summary['images'] == 0
-    assert summary['skipped'] == {'unreadable image': 1}
+    # The only image unreadable: the train split is empty, which fails.
+    with pytest.raises(ConversionError, match=r'train split is empty \(0 '
+                       r'images converted, 0 of the 1 listed missing from '
+                       r'--src, 1 unreadable'):
+        convert(str(src), str(tmp_path / 'out'))
+    with open(tmp_path / 'out' / 'meta.json') as f:
+        meta = json.load(f)
+    assert meta['skipped'] == {'unreadable image': 1}
+    assert 'train split is empty' in meta['failed']
+    assert not (tmp_path / 'out' / 'splits').exists()

@@ -2,6 +2,7 @@
 SimpleITK writes them, metadata.csv with pandas' index column); bad input."""
 import csv
 import os.path as osp
+import re
 import zlib
 
 import numpy as np
@@ -119,13 +120,20 @@ def test_bad_labels_name_file_row_and_image(tmp_path):
         convert(str(src), str(tmp_path / 'o'))
 
 
-def test_box_outside_the_image(tmp_path):
-    boxes = dict(BOXES, **{'n0009.mha': [(50, 40, 30, 30)]})
+def test_box_outside_the_image_is_clipped_or_counted(tmp_path):
+    # n0009: one box overlapping the border (clipped), one wholly outside
+    # (left out); both counted with the row in meta.json, the run goes on.
+    boxes = dict(BOXES, **{'n0009.mha': [(50, 40, 30, 30), (70, 50, 5, 5)]})
     src = _fixture(tmp_path, boxes=boxes)
-    with pytest.raises(ValueError, match=r"metadata.csv line \d+, img_name "
-                       r"n0009.mha \(x, y, width, height\): .*outside the "
-                       r"64x48 image"):
-        convert(str(src), str(tmp_path / 'o'))
+    out = str(tmp_path / 'o')
+    summary = convert(str(src), out)
+    assert summary['skipped'] == {'box clipped to the image': 1,
+                                  'box outside the image or empty': 1}
+    for reason in summary['skipped']:
+        example, = summary['skipped_examples'][reason]
+        assert re.match(r'.*metadata.csv line \d+: n0009.mha: box', example)
+    _, read, _ = _read(out)
+    assert read['n0009.mha'] == [(50.0, 40.0, 14.0, 8.0)]
 
 
 def test_missing_column_is_named(tmp_path):

@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import io
 import os.path as osp
+import re
 import shutil
 import zipfile
 from collections import Counter, OrderedDict, defaultdict
@@ -69,7 +70,7 @@ def rsna(tmp_path_factory):
         write_flat_dicom(src / 'stage_2_train_images' / f'{pid}.dcm', 1024,
                          1024)
     out = str(tmp_path_factory.mktemp('out') / 'rsna')
-    summary = convert(str(src), out)
+    summary = convert(str(src), out, allow_partial=True)
     headers = osp.join(real,
                        'kaggle_stage_2_train_images_dicom_headers.csv.gz')
     return dict(src=src, out=out, summary=summary, rows=rows, per=per,
@@ -116,7 +117,8 @@ def test_classes_and_boxes_match_independent_counts(rsna):
 
 def test_cli_rerun_is_identical(rsna, tmp_path):
     again = str(tmp_path / 'again')
-    run_python(['-m', 'data_prep', 'rsna_pneumonia', '--src',
+    run_python(['-m', 'data_prep', 'rsna_pneumonia', '--allow-partial',
+                '--src',
                 str(rsna['src']), '--out', again])
     for sub, ext in (('cls', 'csv'), ('loc', 'json'), ('splits', 'txt')):
         for split in SPLITS:
@@ -179,12 +181,14 @@ def test_unknown_class_names_file_row_and_class(tmp_path):
         convert(str(_small(tmp_path, classes=classes)), str(tmp_path / 'o'))
 
 
-def test_box_outside_the_image_names_file_and_patient(tmp_path):
+def test_box_past_the_border_is_clipped_and_named(tmp_path):
     labels = LABELS.replace('500,500,100,100', '1000,500,100,100')
-    with pytest.raises(ValueError, match=r"stage_2_train_labels.csv line 4, "
-                       r"patientId p2 \(x, y, width, height\): .*outside the "
-                       r"1024x1024 image"):
-        convert(str(_small(tmp_path, labels=labels)), str(tmp_path / 'o'))
+    summary = convert(str(_small(tmp_path, labels=labels)),
+                      str(tmp_path / 'o'))
+    assert summary['skipped'] == {'box clipped to the image': 1}
+    example, = summary['skipped_examples']['box clipped to the image']
+    assert re.match(r'.*stage_2_train_labels.csv line 4: p2.dcm: box '
+                    r'\(1000.0, 500.0, 1100.0, 600.0\).*1024x1024', example)
 
 
 def test_missing_column_is_named(tmp_path):

@@ -48,8 +48,15 @@ def test_writer_refuses_bad_labels(tmp_path):
     name = w.add_image(str(img))
     with pytest.raises(ValueError, match="class 'tumour' is not one of"):
         w.add_box(name, 'tumour', 1, 1, 5, 5)
-    with pytest.raises(ValueError, match='outside the 20x10 image'):
-        w.add_box(name, 'lesion', 1, 1, 25, 5)
+    assert w.add_box(name, 'lesion', 1, 1, 25, 5, where='row 7')
+    assert w.boxes[name] == [(0, 1.0, 1.0, 20.0, 5.0)]
+    assert not w.add_box(name, 'lesion', 21, 1, 25, 5)
+    assert not w.add_box(name, 'lesion', 3, 3, 3, 5)
+    assert w.skipped == {'box clipped to the image': 1,
+                         'box outside the image or empty': 2}
+    assert w.skipped_examples['box clipped to the image'] == [
+        "row 7: src.png: box (1.0, 1.0, 25.0, 5.0) of class 'lesion', "
+        'image 20x10']
     with pytest.raises(ValueError, match="label 2 is not 1, 0, -1"):
         w.add_cls(name, [2])
 

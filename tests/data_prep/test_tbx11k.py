@@ -2,6 +2,7 @@
 fixture with the official val JSON, and bad input."""
 import json
 import os.path as osp
+import re
 import shutil
 
 import cv2
@@ -159,6 +160,8 @@ def test_box_outside_image_and_corrupt_png(tmp_path):
     assert summary['images'] == 25
     src = _fixture(tmp_path / 'b', TRAIN[:-1] + [
         ('tb/tb0003.png', [(1, [480, 10, 60, 20])])], VAL)
-    with pytest.raises(ValueError, match=r"TBX11K_train.json, annotation 4 "
-                       r"\(bbox\): .*outside the 512x512 image"):
-        convert(str(src), str(tmp_path / 'out2'))
+    summary = convert(str(src), str(tmp_path / 'out2'))
+    assert summary['skipped'] == {'box clipped to the image': 1}
+    assert re.match(r'.*TBX11K_train.json, annotation 4: tb0003.png: box '
+                    r'\(480.0, 10.0, 540.0, 30.0\)', summary[
+                        'skipped_examples']['box clipped to the image'][0])

@@ -71,7 +71,7 @@ def kaggle(tmp_path_factory):
         else:
             write_dicom(path, np.full((64, 64), 90, np.uint8))
     out = str(tmp_path_factory.mktemp('vindr_out'))
-    summary = convert(str(src), out)
+    summary = convert(str(src), out, allow_partial=True)
     return src, by_image, chosen, out, summary
 
 
@@ -135,7 +135,8 @@ def test_real_csv_box_coordinates_are_kept_from_every_reader(kaggle):
 def test_real_csv_through_the_cli_gives_the_same_files(kaggle, tmp_path):
     src, by_image, chosen, out, summary = kaggle
     again = str(tmp_path / 'cli')
-    run_python(['-m', 'data_prep', 'vindr_cxr', '--src', str(src), '--out',
+    run_python(['-m', 'data_prep', 'vindr_cxr', '--allow-partial', '--src',
+                str(src), '--out',
                 again])
     for split in SPLITS:
         for rel in (f'cls/{split}.csv', f'loc/{split}.json',
@@ -286,12 +287,15 @@ def test_class_id_must_match_class_name(tmp_path):
         convert(str(src), str(tmp_path / 'out'))
 
 
-def test_box_outside_the_image_is_an_error(tmp_path):
-    src = _kaggle_src(tmp_path, [['i1', 'Cardiomegaly', 3, 'R1', 10, 10, 90,
-                                  40]])
-    with pytest.raises(ValueError, match=r"i1.dicom: box .* of class "
-                       r"'Cardiomegaly' lies outside the 64x64 image"):
-        convert(str(src), str(tmp_path / 'out'))
+def test_box_outside_the_image_is_clipped_or_counted(tmp_path):
+    src = _kaggle_src(tmp_path, [
+        ['i1', 'Cardiomegaly', 3, 'R1', 10, 10, 90, 40],
+        ['i1', 'Cardiomegaly', 3, 'R2', 70, 70, 90, 90]])
+    summary = convert(str(src), str(tmp_path / 'out'))
+    assert summary['skipped'] == {'box clipped to the image': 1,
+                                  'box outside the image or empty': 1}
+    assert "i1.dicom: box (10.0, 10.0, 90.0, 40.0) of class 'Cardiomegaly'" \
+        in summary['skipped_examples']['box clipped to the image'][0]
 
 
 def test_missing_column_is_named(tmp_path):

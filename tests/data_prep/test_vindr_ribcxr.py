@@ -1,6 +1,7 @@
 """VinDr-RibCXR converter: 20 rib polygons per image, official split."""
 import json
 import os.path as osp
+import re
 
 import cv2
 import numpy as np
@@ -114,12 +115,24 @@ def test_three_split_files_and_records_layout(ribcxr, tmp_path):
 def test_polygon_outside_the_image(ribcxr, tmp_path):
     path = ribcxr / 'Data' / 'val' / 'Vindr_RibCXR_val_mask.json'
     table = json.loads(path.read_text())
-    table['L3']['1'][1]['x'] = 75.0
+    table['L3']['1'][1]['x'] = 75.0  # one point past the right border
+    table['L4']['1'] = [dict(x=x, y=y) for x, y in ((70, 5), (80, 5),
+                                                      (75, 9))]
     path.write_text(json.dumps(table))
-    with pytest.raises(ValueError, match=r"Vindr_RibCXR_val_mask.json image 1"
-                       r" \(VinDr_RibCXR_val_001.png\), rib L3: polygon "
-                       r"reaches outside the 60x40 image"):
-        convert(str(ribcxr), str(tmp_path / 'out'))
+    out = tmp_path / 'out'
+    summary = convert(str(ribcxr), str(out))
+    assert summary['skipped'] == {'polygon clipped to the image': 1,
+                                  'polygon outside the image': 1}
+    example, = summary['skipped_examples']['polygon clipped to the image']
+    assert re.match(r".*Vindr_RibCXR_val_mask.json image 1 \(VinDr_RibCXR_"
+                    r"val_001.png\), rib L3: polygon reaches outside the 60x40"
+                    r" image", example)
+    # The clipped polygon is filled up to the border; the other fills nothing.
+    l3 = cv2.imread(str(out / 'seg' / 'masks' / 'L3' /
+                        'VinDr_RibCXR_val_001.png'), cv2.IMREAD_GRAYSCALE)
+    l4 = cv2.imread(str(out / 'seg' / 'masks' / 'L4' /
+                        'VinDr_RibCXR_val_001.png'), cv2.IMREAD_GRAYSCALE)
+    assert l3[:, -1].any() and not l4.any()
 
 
 def test_missing_rib_column_and_corrupt_image(ribcxr, tmp_path):
