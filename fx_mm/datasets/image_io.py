@@ -34,23 +34,114 @@ def to_uint8(pixels: np.ndarray, path: str = '?') -> np.ndarray:
     return np.round((pixels - low) / (high - low) * 255).astype(np.uint8)
 
 
+# pip packages that give pydicom a decoder for each compressed transfer
+# syntax, as fx_mm installs them (requirements/runtime.txt). pydicom's own
+# hint (Decoder.missing_dependencies) names import names such as "libjpeg",
+# which are not what one installs.
+_LIBJPEG = 'pylibjpeg pylibjpeg-libjpeg'
+_OPENJPEG = 'pylibjpeg pylibjpeg-openjpeg'
+DICOM_DECODER_PACKAGES = {
+    '1.2.840.10008.1.2.4.50': _LIBJPEG,  # JPEG Baseline (Process 1)
+    '1.2.840.10008.1.2.4.51': _LIBJPEG,  # JPEG Extended (Process 2 and 4)
+    '1.2.840.10008.1.2.4.57': _LIBJPEG,  # JPEG Lossless (Process 14)
+    '1.2.840.10008.1.2.4.70': _LIBJPEG,  # JPEG Lossless, SV1
+    '1.2.840.10008.1.2.4.80': _LIBJPEG,  # JPEG-LS Lossless
+    '1.2.840.10008.1.2.4.81': _LIBJPEG,  # JPEG-LS Near-Lossless
+    '1.2.840.10008.1.2.4.90': _OPENJPEG,  # JPEG 2000 Lossless Only
+    '1.2.840.10008.1.2.4.91': _OPENJPEG,  # JPEG 2000
+    '1.2.840.10008.1.2.4.201': _OPENJPEG,  # HTJ2K Lossless
+    '1.2.840.10008.1.2.4.202': _OPENJPEG,  # HTJ2K Lossless RPCL
+    '1.2.840.10008.1.2.4.203': _OPENJPEG,  # HTJ2K
+    # pydicom decodes RLE itself; pylibjpeg-rle only makes it faster.
+    '1.2.840.10008.1.2.5': 'pylibjpeg pylibjpeg-rle',
+}
+
+
+def _syntax_text(syntax) -> str:
+    """``'UID (name)'`` of a transfer syntax, for error messages."""
+    name = getattr(syntax, 'name', '')
+    return f'{syntax} ({name})' if name and name != str(syntax) else \
+        f'{syntax} (not a transfer syntax pydicom knows)'
+
+
+def _check_dicom_decodable(path: str, syntax) -> None:
+    """Refuse a DICOM whose compressed pixel data no installed plug-in decodes.
+
+    pydicom's own error for this case lists its plug-ins by import name and
+    does not say which file it was reading; a data-prep run over thousands
+    of files needs the file, the syntax and the pip package in one line.
+
+    Args:
+        path (str): The file, for the message.
+        syntax (pydicom.uid.UID): Its transfer syntax.
+
+    Raises:
+        ImageReadError: If pydicom has no decoder for the syntax, or none of
+            its plug-ins for it is installed.
+    """
+    from pydicom.pixels import get_decoder
+    # Native syntaxes (and deflated, which pydicom inflates on reading) need
+    # no plug-in.
+    if syntax.is_transfer_syntax and not syntax.is_compressed:
+        return
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        raise ImageReadError(
+            f'{path}: DICOM pixel data in transfer syntax '
+            f'{_syntax_text(syntax)} cannot be decoded: pydicom has no '
+            'decoder for it; convert the file to an uncompressed syntax '
+            '(e.g. gdcmconv --raw, or dcmdjpeg / dcmdrle) first.') from None
+    if not decoder.is_available:
+        if str(syntax) in DICOM_DECODER_PACKAGES:
+            hint = f'pip install {DICOM_DECODER_PACKAGES[str(syntax)]}'
+        else:
+            # A syntax pydicom learnt after this table was written: pass on
+            # pydicom's own list of what its plug-ins for it would need.
+            hint = ("install what one of pydicom's plug-ins for it needs ("
+                    + '; '.join(decoder.missing_dependencies) + ')')
+        raise ImageReadError(
+            f'{path}: DICOM pixel data in transfer syntax '
+            f'{_syntax_text(syntax)} cannot be decoded: no decoder plug-in '
+            f'for it is installed; {hint} (fx_mm lists its decoders in '
+            'requirements/runtime.txt, which make install installs).')
+
+
 def read_dicom(path: str) -> np.ndarray:
     """Pixels of a DICOM radiograph, as displayed, in uint8.
 
-    Applies the modality LUT (rescale slope / intercept), the VOI LUT or
-    window centre / width when the file has one, and inverts MONOCHROME1
-    (where high values are dark), so bone is bright in every output.
+    Decodes uncompressed and compressed pixel data: RLE Lossless with
+    pydicom alone; JPEG (baseline, extended, lossless), JPEG-LS and
+    JPEG 2000 with the pylibjpeg plug-ins of requirements/runtime.txt,
+    which pydicom finds by itself once installed. Then applies the
+    modality LUT (rescale slope / intercept), the VOI LUT or window
+    centre / width when the file has one, and inverts MONOCHROME1 (where
+    high values are dark), so bone is bright in every output.
 
     Raises:
-        ImageReadError: If the file is not a readable DICOM image.
+        ImageReadError: If the file is not a readable DICOM image; for
+            compressed pixel data the message names the transfer syntax
+            and, when no decoder is installed, the package to install.
     """
     import pydicom
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
     try:
         ds = pydicom.dcmread(path)
-        pixels = ds.pixel_array
     except Exception as e:  # pydicom raises many types for bad files
         raise ImageReadError(f'{path}: not a readable DICOM image ({e}).')
+    meta = getattr(ds, 'file_meta', None)
+    syntax = meta.get('TransferSyntaxUID') if meta is not None else None
+    # Without a transfer syntax (no file meta) pydicom guesses a native one
+    # from the data set's encoding, or fails below with its own message.
+    where = ''
+    if syntax is not None and 'PixelData' in ds:
+        _check_dicom_decodable(path, syntax)
+        where = f' in transfer syntax {_syntax_text(syntax)}'
+    try:
+        pixels = ds.pixel_array
+    except Exception as e:  # and its decoder plug-ins raise more
+        raise ImageReadError(
+            f'{path}: not a readable DICOM image{where} ({e}).')
     if pixels.ndim != 2:
         raise ImageReadError(
             f'{path}: DICOM pixel data of shape {pixels.shape}; expected one '
