@@ -265,15 +265,21 @@ class PreparedWriter:
         self.masked.append(file_name)
 
     # -------------------------------------------------------------- write
-    def write(self, splits: Dict[str, Iterable[str]], source: str = '') -> dict:
+    def write(self, splits: Dict[str, Iterable[str]], source: str = '',
+              notes: Optional[dict] = None) -> dict:
         """Write label files, split lists and meta.json; print a summary.
 
         Args:
             splits (dict): ``train`` / ``val`` / ``test`` -> image file names.
             source (str): Where the data came from (for meta.json).
+            notes (dict, optional): Converter-specific entries added
+                to the summary (say, which split policy was used).
 
         Returns:
             dict: The summary written to meta.json.
+
+        Raises:
+            ValueError: If a note would replace a summary entry.
         """
         splits = {k: sorted(splits.get(k, [])) for k in SPLITS}
         summary = dict(name=self.name, classes=self.classes, source=source,
@@ -281,6 +287,12 @@ class PreparedWriter:
                        splits={k: len(v) for k, v in splits.items()},
                        skipped=self.skipped,
                        skipped_examples=self.skipped_examples)
+        clash = sorted(set(notes or {}) & (set(summary) | {
+            'failed', 'cls_positives', 'boxes', 'masked_images'}))
+        if clash:
+            raise ValueError(f'{self.name}: notes {clash} would replace '
+                             'summary entries.')
+        summary.update(notes or {})
         failure = self._failure(summary)
         if failure:
             # meta.json marks the folder as data_prep's (a rerun may clear
