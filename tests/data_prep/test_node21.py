@@ -144,3 +144,108 @@ def test_missing_column_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"metadata.csv has no column\(s\) "
                        r"\['width', 'height'\]"):
         convert(str(src), str(tmp_path / 'out'))
+
+
+# --------------------------------------------- the download root (both sets)
+ORIGINAL_SCALE = 2  # original_data holds the radiographs before resampling
+
+
+def _full_download(tmp_path, original=True, processed=True):
+    """The release as unpacked: ``node21/cxr_images/original_data/`` and
+    ``node21/cxr_images/proccessed_data/``, each with ``images/*.mha`` and its
+    own ``metadata.csv`` (same ``img_name`` values; boxes in that set's
+    pixels). original_data also holds the two name-mapping tables of the
+    release (not read by the converter; their columns here are stand-ins).
+    """
+    root = tmp_path / 'node21'
+    cxr = root / 'cxr_images'
+    sets = []
+    if processed:
+        sets.append(('proccessed_data', 1))
+    if original:
+        sets.append(('original_data', ORIGINAL_SCALE))
+    rng = np.random.default_rng(1)
+    for folder, scale in sets:
+        (cxr / folder / 'images').mkdir(parents=True)
+        for name in sorted(BOXES):
+            write_mha(cxr / folder / 'images' / name,
+                      rng.integers(0, 4000, (H * scale, W * scale)))
+        with open(cxr / folder / 'metadata.csv', 'w', newline='') as f:
+            writer = csv.writer(f)
+            writer.writerow(['', 'img_name', 'x', 'y', 'width', 'height',
+                             'label'])
+            rows = []
+            for name, bs in BOXES.items():
+                rows += [[name, *(v * scale for v in b), 1] for b in bs] \
+                    or [[name, 0, 0, 0, 0, 0]]
+            for i, row in enumerate(rows):
+                writer.writerow([i] + row)
+    if original:
+        for table in ('filenames_orig_and_new.csv',
+                      'non_nodule_filenames_orig_and_new.csv'):
+            (cxr / 'original_data' / table).write_text(
+                'orig_name,new_name\nJPCLN001.IMG,n0001.mha\n')
+    return root
+
+
+def _labels(out):
+    """cls, loc and split files as text, to compare two conversions."""
+    return {(sub, split): open(osp.join(out, sub, f'{split}.{ext}')).read()
+            for sub, ext in (('cls', 'csv'), ('loc', 'json'),
+                             ('splits', 'txt')) for split in SPLITS}
+
+
+def test_download_root_takes_the_processed_set(tmp_path):
+    # Both sets list the same .mha names; from the root, the processed set
+    # is read with its own metadata.csv (boxes in its pixels), also from
+    # cxr_images/ and from the set's folder itself.
+    root = _full_download(tmp_path)
+    outs = []
+    for k, src in enumerate((root, root / 'cxr_images',
+                             root / 'cxr_images' / 'proccessed_data')):
+        out = str(tmp_path / f'out{k}')
+        summary = convert(str(src), out)
+        assert summary['images'] == len(BOXES)
+        assert summary['skipped'] == {}
+        _, boxes, _ = _read(out)
+        for name, bs in BOXES.items():
+            assert sorted(boxes[name]) == sorted(tuple(map(float, b))
+                                                 for b in bs)
+        from fx_mm.datasets.image_io import read_gray
+        assert read_gray(osp.join(out, 'images', 'n0007.mha')).shape == \
+            (H, W)
+        outs.append(_labels(out))
+    assert outs[0] == outs[1] == outs[2]
+
+
+def test_original_set_on_request_with_its_own_boxes(tmp_path):
+    root = _full_download(tmp_path)
+    out = str(tmp_path / 'out')
+    summary = convert(str(root), out, subset='original')
+    assert summary['images'] == len(BOXES)
+    assert summary['skipped'] == {}  # no box fell outside the larger images
+    _, boxes, _ = _read(out)
+    for name, bs in BOXES.items():
+        assert sorted(boxes[name]) == sorted(
+            tuple(float(v * ORIGINAL_SCALE) for v in b) for b in bs)
+    from fx_mm.datasets.image_io import read_gray
+    assert read_gray(osp.join(out, 'images', 'n0007.mha')).shape == \
+        (H * ORIGINAL_SCALE, W * ORIGINAL_SCALE)
+    # --src at the set's folder reads that set (the command line's way).
+    again = str(tmp_path / 'again')
+    convert(str(root / 'cxr_images' / 'original_data'), again)
+    assert _labels(again) == _labels(out)
+    # ... and a contradicting subset is refused, not silently overridden.
+    with pytest.raises(ValueError, match=r"original_data.*subset "
+                       r"'processed'"):
+        convert(str(root / 'cxr_images' / 'original_data'),
+                str(tmp_path / 'o'), subset='processed')
+    with pytest.raises(ValueError, match=r"subset 'both' is not one of"):
+        convert(str(root), str(tmp_path / 'o'), subset='both')
+
+
+def test_missing_set_names_the_folders_looked_for(tmp_path):
+    root = _full_download(tmp_path, processed=False)
+    with pytest.raises(FileNotFoundError, match=r"proccessed_data.*"
+                       r"subset='original'"):
+        convert(str(root), str(tmp_path / 'out'))
