@@ -8,6 +8,8 @@
         [--tasks loc,seg,cls] [--device cpu|cuda]
     python tools/benchmark.py gpu [--config configs/fx_cls.py] [--batch-size 24]
         [--steps 5] [--tasks cls,loc,seg] [--activation-checkpointing]
+    python tools/benchmark.py data_prep [--count 20000] [--size 640]
+        [--resize 512] [--work-dir DIR]
 
 train: on the Swin-B model at 224 px, batch 2, a few steps each after one
 warm-up step, prints one line per ratio with both absolute times (and the
@@ -44,6 +46,10 @@ Swin-B at 224 px and the paper's batch 24, in fp32 and with --amp (fp16
 autocast, dynamic loss scaling), and the peak GPU memory of each; then the
 multitask predict / three single-task predicts ratio on the GPU (target
 <= 0.5).
+
+data_prep: images per second of the NIH ChestX-ray14 and CheXpert converters
+on a generated download (tools/benchmark_data_prep.py), with --resize and as
+delivered; target >= 200 images/s with --resize 512 on 2 cores.
 
 train and infer inputs are random tensors of the real shapes: they measure
 compute, not data loading.
@@ -434,7 +440,8 @@ def bench_gpu(cfg, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('mode',
-                        choices=['train', 'infer', 'data', 'memory', 'gpu'])
+                        choices=['train', 'infer', 'data', 'memory', 'gpu',
+                                 'data_prep'])
     parser.add_argument('--config', default='configs/fx_cls.py')
     parser.add_argument('--steps', type=int, default=None,
                         help='timed steps per figure (default: 3; memory 2; '
@@ -460,6 +467,15 @@ def main():
                         help='gpu: images per step (paper: 24)')
     parser.add_argument('--activation-checkpointing', action='store_true',
                         help='gpu: checkpoint Swin blocks and DINO layers')
+    parser.add_argument('--count', type=int, default=20000,
+                        help='data_prep: images per generated dataset')
+    parser.add_argument('--size', type=int, default=640,
+                        help='data_prep: side of the generated images')
+    parser.add_argument('--resize', type=int, default=512,
+                        help='data_prep: the converters\' --resize')
+    parser.add_argument('--work-dir', default=None,
+                        help='data_prep: where the generated download is '
+                        'kept (reused when it exists); default a temp dir')
     parser.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--task', help=argparse.SUPPRESS)
     parser.add_argument('--cp', type=int, default=0, help=argparse.SUPPRESS)
@@ -467,6 +483,10 @@ def main():
     if args.steps is None:
         args.steps = dict(memory=2, gpu=5).get(args.mode, 3)
     MMLogger.get_instance('mmengine', log_level='WARNING')
+    if args.mode == 'data_prep':
+        from benchmark_data_prep import bench_data_prep
+        bench_data_prep(args.count, args.size, args.resize, args.work_dir)
+        return
     cfg = Config.fromfile(args.config)
     if args.mode == 'memory' and args.child:
         memory_child(cfg, args.task, args.cp, args.steps, args.device)

@@ -115,5 +115,48 @@ def test_unreadable_image_leaves_no_copy(tmp_path):
     names = [writer.add_image_or_skip(str(src / n))
              for n in ('good.jpg', 'cut.jpg', 'broken.png')]
     assert names == ['good.jpg', None, None]
+    writer.flush()  # images are written by the writer's threads
     assert sorted(p.name for p in (out / 'images').iterdir()) == ['good.jpg']
     assert writer.skipped == {'unreadable image': 2}
+
+
+def test_images_are_written_by_threads_and_all_on_disk_after_write(
+        tmp_path, monkeypatch):
+    """Encoding runs beside the next decode; write() waits for every image
+    and a failed write is an error, not a silent hole in out/images/."""
+    import cv2
+    import threading
+
+    import data_prep.layout as layout
+    src = tmp_path / 'src'
+    src.mkdir()
+    for i in range(10):
+        cv2.imwrite(str(src / f'{i}.png'), np.full((30, 40), i, np.uint8))
+    writers = set()
+    real = layout._write_png
+
+    def recording(path, gray):
+        writers.add(threading.current_thread().name)
+        real(path, gray)
+
+    monkeypatch.setattr(layout, '_write_png', recording)
+    w = PreparedWriter(str(tmp_path / 'out'), 'X', dict(cls=['a']), resize=20)
+    for i in range(10):
+        w.add_cls(w.add_image(str(src / f'{i}.png')), [i % 2])
+    w.write(dict(train=[f'{i}.png' for i in range(8)], val=['8.png'],
+                 test=['9.png']))
+    assert all(n.startswith('data_prep_write') for n in writers)
+    for i in range(10):
+        image = cv2.imread(str(tmp_path / 'out' / 'images' / f'{i}.png'),
+                           cv2.IMREAD_GRAYSCALE)
+        assert image.shape == (15, 20) and (image == i).all()
+
+    def failing(path, gray):
+        raise OSError(f'could not write {path}')
+
+    monkeypatch.setattr(layout, '_write_png', failing)
+    w = PreparedWriter(str(tmp_path / 'out2'), 'X', dict(cls=['a']),
+                       resize=20)
+    w.add_cls(w.add_image(str(src / '0.png')), [1])
+    with pytest.raises(OSError, match='could not write'):
+        w.write(dict(train=['0.png']))
