@@ -47,10 +47,28 @@ Its test images have no labels and are not read.
 Several readers: a label is **1 when more than half of the image's readers
 give it** (2 of 3), 0 when fewer do, and -1 (uncertain) on an exact tie (only
 possible with an even number of readers, which neither release has). The
-test set's single consensus row is taken as it is. **Boxes of all readers are
-kept** (as both releases ship them): fusing the readers' boxes of one lesion
-(e.g. weighted box fusion) is a training choice left to the model's pipeline.
-Every image has localization labels; an image without boxes is a negative.
+test set's single consensus row is taken as it is. Every image has
+localization labels; an image without boxes is a negative.
+
+Boxes, per split (recorded in meta.json under ``loc_boxes``):
+
+* ``train``: every reader's box (``train_boxes='raw'``, the default), as both
+  releases ship them: up to three near-duplicate boxes per lesion (readers
+  do not always agree: the Kaggle CSV's 36,096 boxes are 23,902 after the
+  fusion below), reader variation the model may learn from;
+  ``train_boxes='wbf'`` fuses them as below.
+* ``val`` and Kaggle's ``test`` (both carved from 3-reader images): the
+  readers' boxes fused by weighted boxes fusion (``eval_boxes='wbf'``, the
+  default; :mod:`data_prep.box_fusion`, per image and lesion, readers
+  weighted equally, IoU above ``wbf_iou_thr`` = 0.5), so a lesion is one
+  ground-truth box and a detector that finds it once is not charged two
+  false negatives. ``eval_boxes='raw'`` keeps every reader's box instead.
+* PhysioNet's ``test``: its boxes as released (``consensus``): the test set
+  was labelled by the consensus of 5 radiologists, one box per lesion, so
+  there is nothing to fuse (this holds for either ``eval_boxes``).
+
+mAP40 on a split is therefore measured against the ``loc_boxes`` entry of
+meta.json: fused (``wbf``) or consensus boxes by default.
 
 Splits: PhysioNet's official train / test; val is 1/8 of the official train
 (seeded, so train : val : test = 70 : 10 : 20 of the 15,000 + 3,000 images).
@@ -60,12 +78,18 @@ names patients, so images are split one by one.
 Not verified against a real file: the PhysioNet CSVs (columns were taken from
 published code that reads them and from a copy of ``image_labels_test.csv``);
 whether ``annotations_*`` holds boxes of the 8 extra local labels (handled
-either way); what a blank cell of ``image_labels_*`` means (read as 0, not
+either way); that ``annotations_test.csv`` holds one consensus box per lesion
+(as the release describes its test labels; its boxes are kept as they are);
+what a blank cell of ``image_labels_*`` means (read as 0, not
 marked). The Kaggle CSV was checked on the real file.
 """
+import os.path as osp
 from typing import Dict, List, Optional
 
-from ..layout import PreparedWriter
+import numpy as np
+
+from ..box_fusion import DEFAULT_IOU_THR, weighted_boxes_fusion
+from ..layout import SPLITS, PreparedWriter
 from ..progress import progress
 from ..registry import register
 from ..splits import grouped_split
@@ -101,6 +125,8 @@ NO_FINDING_ID = 14
 BOX_COLUMNS = ('x_min', 'y_min', 'x_max', 'y_max')
 KAGGLE_COLUMNS = ('image_id', 'class_name', 'class_id', 'rad_id') + BOX_COLUMNS
 DICOM_EXTENSIONS = ('.dicom', '.dcm')
+# Box policies: every reader's box, or the readers' boxes fused (WBF).
+BOX_POLICIES = ('raw', 'wbf')
 
 
 @register('vindr_cxr',
@@ -110,7 +136,9 @@ DICOM_EXTENSIONS = ('.dicom', '.dcm')
           '*.dicom; or Kaggle VinBigData: train.csv (image_id, class_name, '
           'class_id, rad_id, x_min..y_max), train/*.dicom')
 def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
-            limit: Optional[int] = None) -> dict:
+            limit: Optional[int] = None, eval_boxes: str = 'wbf',
+            train_boxes: str = 'raw',
+            wbf_iou_thr: float = DEFAULT_IOU_THR) -> dict:
     """Convert either release; images missing from ``src`` are skipped.
 
     Args:
@@ -119,10 +147,25 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
         resize (int, optional): Longest image side (decoded PNGs).
         seed (int): Split seed.
         limit (int, optional): Convert only the first N image ids (sorted).
+        eval_boxes (str): Boxes of the evaluation splits drawn from
+            several readers (val; Kaggle's test): ``'wbf'`` fuses the
+            readers' boxes of one lesion into one, ``'raw'`` keeps every
+            reader's. PhysioNet's test boxes (a consensus) are kept either
+            way.
+        train_boxes (str): The same choice for the train split (default
+            ``'raw'``: every reader's box).
+        wbf_iou_thr (float): IoU above which two readers' boxes of one
+            lesion class are fused.
 
     Returns:
-        dict: The summary written to meta.json.
+        dict: The summary written to meta.json (``loc_boxes``: the policy
+        of each split; ``loc_box_counts``: boxes read and written per split).
     """
+    for option, value in (('eval_boxes', eval_boxes),
+                          ('train_boxes', train_boxes)):
+        if value not in BOX_POLICIES:
+            raise ValueError(f'{NAME}: {option}={value!r}; expected one of '
+                             f'{BOX_POLICIES}.')
     if find_file(src, 'image_labels_train.csv', required=False):
         labels, boxes, other, test_ids = _read_physionet(src)
     elif find_file(src, 'train.csv', required=False):
@@ -149,12 +192,13 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
             continue
         writer.add_cls(name, labels[image_id])
         writer.add_boxes_for(name)
-        for label, x1, y1, x2, y2 in boxes.get(image_id, []):
-            writer.add_box(name, label, x1, y1, x2, y2)
         for _ in range(other.get(image_id, 0)):
             # Thousands of such boxes in the release: counted, not listed.
             writer.skip('box of a local label outside the 14 lesions')
         names[image_id] = name
+    # The split is made over the images actually converted (so proportions
+    # hold for a partial download) and before any box is added, because
+    # whether an image's readers are fused depends on its split.
     trainval = {n: n for i, n in names.items() if i not in test_ids}
     if test_ids:
         inner = grouped_split(trainval, seed, fractions=(7 / 8, 1 / 8, 0.0))
@@ -162,7 +206,52 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
                       test=[n for i, n in names.items() if i in test_ids])
     else:
         splits = grouped_split(trainval, seed)
-    return writer.write(splits, source=src)
+    policy = dict(train=train_boxes, val=eval_boxes,
+                  test='consensus' if test_ids else eval_boxes)
+    split_of = {n: k for k, ns in splits.items() for n in ns}
+    counts = {k: dict(read=0, written=0) for k in SPLITS}
+    for image_id, name in names.items():
+        split = split_of[name]
+        rows = boxes.get(image_id, [])
+        counts[split]['read'] += len(rows)
+        if policy[split] == 'wbf':
+            rows = _fuse(rows, wbf_iou_thr)
+        for label, x1, y1, x2, y2, where in rows:
+            counts[split]['written'] += writer.add_box(
+                name, label, x1, y1, x2, y2, where=where)
+    meaning = dict(
+        raw="every reader's box, as released",
+        wbf='weighted boxes fusion of the readers\' boxes per image and '
+            f'lesion (equal weights, IoU > {wbf_iou_thr})',
+        consensus='as released: the consensus of 5 radiologists')
+    notes = dict(loc_boxes=policy,
+                 loc_box_policies={p: meaning[p] for p in
+                                   sorted(set(policy.values()))},
+                 loc_box_counts=counts)
+    if 'wbf' in policy.values():
+        notes['wbf_iou_thr'] = wbf_iou_thr
+    return writer.write(splits, source=src, notes=notes)
+
+
+def _fuse(rows: List[tuple], iou_thr: float) -> List[tuple]:
+    """One image's readers' boxes fused per lesion (WBF, equal weights).
+
+    Args:
+        rows (list[tuple]): ``(lesion, x1, y1, x2, y2, where)`` per reader
+            box, in the delivered image's pixels.
+        iou_thr (float): IoU above which boxes of one lesion are fused.
+
+    Returns:
+        list[tuple]: The same form, one row per fused box; ``where`` names
+        the source rows it merges.
+    """
+    if not rows:
+        return []
+    fused = weighted_boxes_fusion(np.array([r[1:5] for r in rows]),
+                                  [r[0] for r in rows], iou_thr=iou_thr)
+    return [(str(label),) + tuple(float(v) for v in box) +
+            ('fused from ' + '; '.join(rows[i][5] for i in members),)
+            for box, label, members in zip(*fused)]
 
 
 def vote(votes: int, readers: int) -> int:
@@ -234,19 +323,26 @@ def _mark(value: str, path: str, line: int, column: str) -> int:
 
 
 def _read_annotations(path: str):
-    """Yield (image_id, (lesion, x1, y1, x2, y2)) of the 14 lesions, and
-    (image_id, None) for a box of one of the 8 other local labels."""
+    """Yield (image_id, (lesion, x1, y1, x2, y2, where)) of the 14 lesions
+    (``where``: file and line), and (image_id, None) for a box of one of the
+    8 other local labels."""
     rows = read_table(path, ('image_id', 'class_name') + BOX_COLUMNS, NAME)
     for line, row in enumerate(rows, start=2):
         cls = row['class_name']
         if cls in LESIONS:
-            yield row['image_id'], (cls,) + _box(row, path, line)
+            yield row['image_id'], (cls,) + _box(row, path, line) + (
+                _where(path, line),)
         elif cls in OTHER_LOCAL:
             yield row['image_id'], None
         elif cls not in GLOBAL:
             raise ValueError(f'{NAME}: {path} line {line} ({row["image_id"]})'
                              f': unknown class {cls!r}; expected one of the '
                              f'22 local or 6 global VinDr-CXR labels.')
+
+
+def _where(path: str, line: int) -> str:
+    """The source row of a box, for meta.json's skip examples."""
+    return f'{osp.basename(path)} line {line}'
 
 
 def _box(row: dict, path: str, line: int) -> tuple:
@@ -261,7 +357,8 @@ def _box(row: dict, path: str, line: int) -> tuple:
 
 # --------------------------------------------------------------------- Kaggle
 def _read_kaggle(src: str):
-    """(labels, boxes) of Kaggle's train.csv."""
+    """(labels, boxes) of Kaggle's train.csv; boxes as in
+    :func:`_read_annotations`."""
     path = find_file(src, 'train.csv', dataset=NAME)
     rows = read_table(path, KAGGLE_COLUMNS, NAME)
     readers: Dict[str, set] = {}
@@ -287,7 +384,8 @@ def _read_kaggle(src: str):
         if cls == 'No finding':
             normal.setdefault(image_id, set()).add(reader)
             continue
-        boxes.setdefault(image_id, []).append((cls,) + _box(row, path, line))
+        boxes.setdefault(image_id, []).append(
+            (cls,) + _box(row, path, line) + (_where(path, line),))
         if cls == 'Pleural effusion':
             effusion.setdefault(image_id, set()).add(reader)
     labels = {}
