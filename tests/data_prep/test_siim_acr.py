@@ -215,3 +215,60 @@ def test_missing_column_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"train-rle.csv has no column\(s\) "
                        r"\['EncodedPixels'\]"):
         convert(str(src), str(tmp_path / 'out'))
+
+
+# ------------------------------------------------------- the stage-2 files
+def test_stage_2_download_is_read(tmp_path):
+    """The competition page's files today: ``stage_2_train.csv`` (header
+    without the stage-1 file's leading space) labels the stage-1 train and
+    test images, which lie under ``dicom-images-train/`` and
+    ``dicom-images-test/``; ``stage_2_images/`` holds the unlabelled
+    stage-2 test set, and ``stage_2_sample_submission.csv`` is not read.
+    With the stage-1 ``train-rle.csv`` beside it, the stage-2 table (a
+    superset) is the one read."""
+    src = tmp_path / 'siim'
+    labelled = {'1.2.276.0.7230010.3.1.4.8323329.1.1': ['-1'],
+                '1.2.276.0.7230010.3.1.4.8323329.2.1': ['2 3'],
+                '1.2.276.0.7230010.3.1.4.8323329.3.1': ['-1'],
+                '1.2.276.0.7230010.3.1.4.8323329.4.1': ['0 2', '9 4'],
+                '1.2.276.0.7230010.3.1.4.8323329.5.1': ['-1']}
+    test_ids = list(labelled)[3:]  # stage-1 test images, labelled in stage 2
+    pixels = np.full((8, 6), 50, np.uint8)
+    for k, image_id in enumerate(labelled):
+        folder = 'dicom-images-test' if image_id in test_ids else \
+            'dicom-images-train'
+        path = src / folder / f'1.2.3.{k}' / f'1.2.3.{k}.1'
+        path.mkdir(parents=True)
+        write_dicom(path / f'{image_id}.dcm', pixels)
+    (src / 'stage_2_images').mkdir()
+    write_dicom(src / 'stage_2_images' / 'ID_0a0adf93f.dcm', pixels)
+    (src / 'stage_2_sample_submission.csv').write_text(
+        'ImageId,EncodedPixels\nID_0a0adf93f,-1\n')
+    (src / 'stage_2_train.csv').write_text('ImageId,EncodedPixels\n' + ''.join(
+        f'{i},{r}\n' for i, rles in labelled.items() for r in rles))
+    (src / 'train-rle.csv').write_text('ImageId, EncodedPixels\n' + ''.join(
+        f'{i}, {r}\n' for i, rles in labelled.items() if i not in test_ids
+        for r in rles))
+    out = str(tmp_path / 'out')
+    summary = convert(str(src), out)
+    assert summary['images'] == len(labelled)
+    assert summary['skipped'] == {}
+    assert summary['cls_positives'] == {'Pneumothorax': 2}
+    cls, _, _ = _read(out)
+    assert cls == {f'{i}.dcm': str(int(r != ['-1']))
+                   for i, r in labelled.items()}
+    mask = cv2.imread(osp.join(out, 'seg', 'masks', 'Pneumothorax',
+                               test_ids[0] + '.png'), cv2.IMREAD_GRAYSCALE)
+    # Two rows, each counted from pixel 0 (column-major, H = 8): "0 2" is
+    # rows 0-1 of column 0, "9 4" flat pixels 9-12 = rows 1-4 of column 1.
+    assert mask[:, 0].tolist() == [255, 255, 0, 0, 0, 0, 0, 0]
+    assert mask[:, 1].tolist() == [0, 255, 255, 255, 255, 0, 0, 0]
+    assert not mask[:, 2:].any()
+
+
+def test_no_label_table_names_both_stages_files(tmp_path):
+    src = tmp_path / 'siim'
+    (src / 'dicom-images-train').mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"SIIM-ACR: none of "
+                       r"\['stage_2_train.csv', 'train-rle.csv'\]"):
+        convert(str(src), str(tmp_path / 'out'))
