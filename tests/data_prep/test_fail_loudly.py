@@ -103,3 +103,21 @@ def test_the_source_check_catches_a_converter_that_writes(tmp_path):
     finally:
         data_prep.registry.CONVERTERS.pop('careless_test_converter')
         data_prep.registry.OFFICIAL_FILES.pop('careless_test_converter')
+
+
+def test_cli_passes_a_converters_own_options(tmp_path):
+    from tests.conftest import BUNDLED_COVID
+    args = ['-m', 'data_prep', 'covid_lungs', '--src', BUNDLED_COVID]
+    run_python(args + ['--out', str(tmp_path / 'all')])
+    run_python(args + ['--out', str(tmp_path / 'masked'), '--options',
+                       'masked_only=True'])
+    every = json.loads((tmp_path / 'all' / 'meta.json').read_text())
+    masked = json.loads((tmp_path / 'masked' / 'meta.json').read_text())
+    assert masked['images'] == masked['masked_images'] < every['images']
+    proc = run_python(args + ['--out', str(tmp_path / 'x'), '--options',
+                              'subset=original'], check=False)
+    assert proc.returncode == 2
+    assert ('--options subset=original: covid_lungs takes masked_only=...'
+            in proc.stderr)
+    listing = run_python(['-m', 'data_prep', '--list']).stdout
+    assert "options: eval_boxes='wbf', train_boxes='raw'" in listing
