@@ -56,7 +56,12 @@ default_hooks = dict(
                     max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # each checkpoint keeps its validation metrics (read by the inferencer)
-    val_metrics=dict(type='ValMetricsInCheckpointHook'))
+    val_metrics=dict(type='ValMetricsInCheckpointHook'),
+    # each classification head's label counts per split, after its dataset's
+    # label policy, when training starts; warns on a class without positives
+    # or negatives. A default hook, so that configs replacing custom_hooks
+    # keep it; `label_counts=None` turns it off.
+    label_counts=dict(type='LabelCountsHook'))
 custom_hooks = [
     dict(type='LockReleaseHook'),
     dict(type='EMATeacherHook', momentum=0.8, interval='pass'),

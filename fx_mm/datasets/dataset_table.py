@@ -12,13 +12,21 @@ The task's files follow the prepared layout of data_prep (``cls/<split>.csv``,
 ``loc/<split>.json``, ``seg/<split>.txt``); a ``<split>`` dict in the task
 entry overrides any dataset argument for that split, and its ``subset``
 (``dict(part=k, parts=n[, seed=0])``) trains on one of n disjoint parts of
-the split (:class:`DisjointSubset`).
+the split (:class:`DisjointSubset`). The ``cls`` entry may also set the
+dataset's label policy -- ``uncertain``, ``missing``, ``lsr_range``,
+``eval_uncertain``, ``eval_missing`` (:mod:`fx_mm.datasets.label_policy`) --
+which :func:`dataset_cfg` writes into the pipeline's ResolveUncertainLabels.
 """
 import copy
 from typing import List, Optional, Sequence, Tuple
 
+from .label_policy import POLICY_KEYS, apply_label_policy, label_policy
+
 TASKS = ('cls', 'loc', 'seg')
 SPLITS = ('train', 'val', 'test')
+# Keys a task entry may have besides its per-split overrides.
+TASK_KEYS = dict(cls=('classes', 'data_root') + POLICY_KEYS,
+                 loc=('classes', 'data_root'), seg=('classes', 'data_root'))
 
 
 def table_steps(datasets: Sequence[dict],
@@ -48,10 +56,14 @@ def dataset_cfg(entry: dict, task: str, split: str,
         task (str): 'cls', 'loc' or 'seg'.
         split (str): 'train', 'val' or 'test'.
         pipeline (Sequence[dict]): The task's pipeline for this split; the
-            ``AnnotateDataset`` transform that routes the samples is appended.
+            ``AnnotateDataset`` transform that routes the samples is appended,
+            and for 'cls' the dataset's label policy is written into its
+            ``ResolveUncertainLabels`` step (the train policy for 'train',
+            the evaluation policy for 'val' and 'test').
 
     Raises:
-        ValueError: If the dataset has no labels for the task or no data_root.
+        ValueError: If the dataset has no labels for the task or no
+            data_root, or its label policy is not valid.
     """
     name = entry['name']
     task_entry = entry.get(task)
@@ -64,7 +76,10 @@ def dataset_cfg(entry: dict, task: str, split: str,
         raise ValueError(f"Dataset {name!r}: no 'data_root' in its table entry "
                          '(the folder written by python -m data_prep).')
     classes = list(task_entry['classes'])
-    pipeline = list(copy.deepcopy(pipeline)) + [
+    pipeline = list(copy.deepcopy(pipeline))
+    if task == 'cls':
+        pipeline = apply_label_policy(pipeline, entry, split)
+    pipeline = pipeline + [
         dict(type='AnnotateDataset', dataset=name, task=task)]
     test_mode = split != 'train'
     if task == 'cls':
@@ -108,9 +123,20 @@ def check_table(datasets: Sequence[dict],
             raise ValueError(f'Dataset {entry["name"]!r}: unknown keys '
                              f'{sorted(unknown)}; tasks are {TASKS}.')
         for task in TASKS:
-            if entry.get(task) is not None and not entry[task].get('classes'):
+            if entry.get(task) is None:
+                continue
+            if not entry[task].get('classes'):
                 raise ValueError(f'Dataset {entry["name"]!r}, task {task!r}: '
                                  "no 'classes'.")
+            # A misspelt key would otherwise be ignored without a word (a
+            # label policy silently left at the pipeline's).
+            unknown = set(entry[task]) - set(TASK_KEYS[task]) - set(SPLITS)
+            if unknown:
+                raise ValueError(
+                    f'Dataset {entry["name"]!r}, task {task!r}: unknown '
+                    f'key(s) {sorted(unknown)}; expected '
+                    f'{list(TASK_KEYS[task]) + list(SPLITS)}.')
+        label_policy(entry)
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ValueError(f'Datasets declared twice in the table: {dup}.')

@@ -5,6 +5,10 @@ img_size = 224
 _load = dict(type='LoadCXRImage')
 _resize = dict(type='Resize', scale=(img_size, img_size), keep_ratio=False)
 fx_pipelines = dict(
+    # ResolveUncertainLabels here is the label policy of a dataset whose
+    # table entry sets none; an entry's cls.uncertain / missing (train) and
+    # eval_uncertain / eval_missing (test) replace it for that dataset
+    # (fx_mm/datasets/label_policy.py).
     cls=dict(
         train=[
             _load, _resize,
@@ -12,7 +16,7 @@ fx_pipelines = dict(
                  missing='ignore', low=0.55, high=0.85),
             dict(type='mmpretrain.PackInputs')
         ],
-        # AUC is computed on the labels that are known.
+        # By default AUC is computed on the labels that are known.
         test=[
             _load, _resize,
             dict(type='ResolveUncertainLabels', uncertain='ignore',

@@ -1,7 +1,7 @@
 """Loading transforms: radiographs of any format, multi-label masks."""
 import os.path as osp
 import re
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -77,10 +77,15 @@ class ResolveUncertainLabels(BaseTransform):
     """Turn raw classification labels into training targets.
 
     Raw labels follow the prepared CSVs: 1 positive, 0 negative, -1
-    uncertain, NaN missing. Policies for uncertain labels (Irvin et al. 2019;
-    LSR as in the Foundation X paper): ``'lsr-ones'`` draws U(low, high) per
-    label and sample, ``'ones'``, ``'zeros'``, ``'ignore'`` (left out of the
-    loss). Missing labels become ``missing`` (``'ignore'`` or ``'zeros'``).
+    uncertain, NaN missing (a blank cell). Policies for uncertain labels
+    (Irvin et al. 2019; LSR as in Pham et al. 2021 and the Foundation X
+    paper): ``'lsr-ones'`` draws U(low, high) per label and sample, by
+    default U(0.55, 0.85); ``'lsr-zeros'`` the same, by default U(0, 0.3);
+    ``'ones'``; ``'zeros'``; ``'ignore'`` (left out of the loss and the
+    metrics). Missing labels: ``'ignore'`` or ``'negative'`` (a blank read
+    as "not mentioned, so absent", as the CheXpert labeler's output is read
+    in the Ark / Foundation X line of work). The dataset table sets these
+    per dataset (:mod:`fx_mm.datasets.label_policy`).
 
     The LSR draws come from a generator keyed by (run seed, pass, sample
     index) -- not from a generator state that dataloader workers would copy
@@ -96,46 +101,95 @@ class ResolveUncertainLabels(BaseTransform):
     where the loss ignores the label.
 
     Args:
-        uncertain (str): Policy for -1 labels.
-        missing (str): Policy for blank labels.
-        low (float): Lower end of the LSR interval.
-        high (float): Upper end of the LSR interval.
+        uncertain (str): Policy for -1 labels, one of :attr:`POLICIES`.
+        missing (str): Policy for blank labels, one of
+            :attr:`MISSING_POLICIES` (``'zeros'`` is the older spelling of
+            ``'negative'``).
+        low (float, optional): Lower end of the LSR interval; None: the
+            policy's default (:attr:`LSR_RANGES`).
+        high (float, optional): Upper end of the LSR interval; None: the
+            policy's default.
         seed (int, optional): Run seed of the LSR key until :meth:`set_pass`
             sets one (0 if None).
     """
 
-    POLICIES = ('lsr-ones', 'ones', 'zeros', 'ignore')
+    POLICIES = ('lsr-ones', 'lsr-zeros', 'ones', 'zeros', 'ignore')
+    MISSING_POLICIES = ('ignore', 'negative', 'zeros')
+    # Default intervals of label smoothing (Pham et al. 2021, Sec. 3.3).
+    LSR_RANGES = {'lsr-ones': (0.55, 0.85), 'lsr-zeros': (0.0, 0.3)}
+    _FIXED = dict(ones=1.0, zeros=0.0, ignore=np.nan)
 
     def __init__(self, uncertain: str = 'lsr-ones', missing: str = 'ignore',
-                 low: float = 0.55, high: float = 0.85,
+                 low: Optional[float] = None, high: Optional[float] = None,
                  seed: Optional[int] = None) -> None:
         if uncertain not in self.POLICIES:
             raise ValueError(f'uncertain={uncertain!r}; expected one of '
                              f'{self.POLICIES}.')
-        if missing not in ('ignore', 'zeros'):
-            raise ValueError(f"missing={missing!r}; expected 'ignore' or "
-                             "'zeros'.")
+        if missing not in self.MISSING_POLICIES:
+            raise ValueError(f'missing={missing!r}; expected one of '
+                             f'{self.MISSING_POLICIES}.')
+        default_low, default_high = self.LSR_RANGES.get(uncertain, (0., 1.))
+        low = default_low if low is None else float(low)
+        high = default_high if high is None else float(high)
+        if not 0.0 <= low <= high <= 1.0:
+            raise ValueError(f'LSR interval low={low}, high={high}; expected '
+                             '0 <= low <= high <= 1.')
         self.uncertain, self.missing = uncertain, missing
         self.low, self.high = low, high
         self.seed, self.pass_index = (0 if seed is None else int(seed)), 0
+
+    @property
+    def is_lsr(self) -> bool:
+        """bool: Whether uncertain labels get drawn (soft) targets."""
+        return self.uncertain in self.LSR_RANGES
+
+    def describe(self) -> str:
+        """The policy in words, for log lines."""
+        uncertain = (f'{self.uncertain} U({self.low:g}, {self.high:g})'
+                     if self.is_lsr else self.uncertain)
+        missing = 'negative' if self.missing == 'zeros' else self.missing
+        return f'uncertain: {uncertain}, blank: {missing}'
 
     def set_pass(self, seed: int, pass_index: int) -> None:
         """Key the LSR draws of the coming pass (called by the train loop)."""
         self.seed, self.pass_index = int(seed), int(pass_index)
 
+    def _fixed_targets(self, raw: np.ndarray) -> np.ndarray:
+        """Targets of every label the policy fixes; uncertain labels under
+        an LSR policy are left at -1 for the draw."""
+        score = raw.copy()
+        if not self.is_lsr:
+            score[raw == -1] = self._FIXED[self.uncertain]
+        if self.missing != 'ignore':
+            score[np.isnan(raw)] = 0.0
+        return score
+
+    def count_targets(self, raw: np.ndarray) -> Dict[str, np.ndarray]:
+        """Per class, how many labels of a split become which target.
+
+        Args:
+            raw (np.ndarray): (N, C) raw labels (1 / 0 / -1 / NaN).
+
+        Returns:
+            dict[str, np.ndarray]: (C,) int counts: ``positive`` (target 1),
+            ``negative`` (target 0), ``soft`` (an LSR draw), ``ignored``
+            (NaN: out of the loss and the metrics), and the raw
+            ``uncertain`` and ``blank`` cells they came from.
+        """
+        raw = np.asarray(raw, dtype=np.float32).reshape(len(raw), -1)
+        score = self._fixed_targets(raw)
+        soft = score == -1  # only LSR leaves -1 behind
+        return dict(positive=(score == 1).sum(0), negative=(score == 0).sum(0),
+                    soft=soft.sum(0), ignored=np.isnan(score).sum(0),
+                    uncertain=(raw == -1).sum(0), blank=np.isnan(raw).sum(0))
+
     def transform(self, results: dict) -> dict:
         raw = np.asarray(results['gt_raw'], dtype=np.float32)
-        score = raw.copy()
+        score = self._fixed_targets(raw)
         unc = raw == -1
-        if self.uncertain == 'lsr-ones':
-            if unc.any():
-                rng = np.random.default_rng([self.seed, self.pass_index,
-                                             int(results.get('sample_idx', 0))])
-                score[unc] = rng.uniform(self.low, self.high, int(unc.sum()))
-        else:
-            score[unc] = dict(ones=1.0, zeros=0.0, ignore=np.nan)[
-                self.uncertain]
-        if self.missing == 'zeros':
-            score[np.isnan(raw)] = 0.0
+        if self.is_lsr and unc.any():
+            rng = np.random.default_rng([self.seed, self.pass_index,
+                                         int(results.get('sample_idx', 0))])
+            score[unc] = rng.uniform(self.low, self.high, int(unc.sum()))
         results['gt_score'] = score
         return results

@@ -1,4 +1,5 @@
 from .ema_teacher_hook import EMATeacherHook
+from .label_counts_hook import LabelCountsHook
 from .load_foundation_x_hook import LoadFoundationXHook, load_foundation_x
 from .lock_release_hook import LockReleaseHook
 from .random_state_hook import RandomStateHook
@@ -7,7 +8,7 @@ from .runtime_info_hook import FXRuntimeInfoHook, scalars_not_updated
 from .val_metrics_hook import ValMetricsInCheckpointHook
 
 __all__ = [
-    'EMATeacherHook', 'LoadFoundationXHook', 'load_foundation_x',
-    'LockReleaseHook', 'RandomStateHook', 'RunAuditHook', 'FXRuntimeInfoHook',
-    'scalars_not_updated', 'ValMetricsInCheckpointHook'
+    'EMATeacherHook', 'LabelCountsHook', 'LoadFoundationXHook',
+    'load_foundation_x', 'LockReleaseHook', 'RandomStateHook', 'RunAuditHook',
+    'FXRuntimeInfoHook', 'scalars_not_updated', 'ValMetricsInCheckpointHook'
 ]
