@@ -153,3 +153,66 @@ def test_missing_column_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"Pneumothorax_reports.csv has no "
                        r"column\(s\) \['EncodedPixels'\]"):
         convert(str(src), str(tmp_path / 'out'))
+
+
+def test_stray_system_files_are_not_images_and_rle_is_relative(tmp_path):
+    """A download that passed through macOS and Windows: ``.DS_Store`` in
+    two folders, an ``__MACOSX/`` tree of AppleDouble ``._`` files, and
+    ``Thumbs.db`` / ``desktop.ini`` in two folders each (the last two, not
+    being dot files, stopped the run as "two image files"), none of them
+    images. And one hand-written RLE row, whose pixels are worked out here
+    as relative, column-major starts."""
+    apex_uid = '1.2.826.15'
+    after = H + 2  # the end of the second run below
+    rle = f'0 3 {H - 3} 2 {H * (W - 1) - after} {H}'
+    src = _fixture(tmp_path, extra_rows=[
+        [apex_uid, rle, 'Small right apical pneumothorax.', 'x', 'y',
+         'P10_15.dcm']])
+    pixels = np.tile(np.arange(W, dtype=np.uint8) * 3, (H, 1))
+    write_dicom(src / 'dataset' / f'{apex_uid}.dcm', pixels)
+    for folder in (src, src / 'dataset'):
+        (folder / '.DS_Store').write_bytes(b'\x00\x00\x00\x01Bud1' * 8)
+    (src / '__MACOSX' / 'dataset').mkdir(parents=True)
+    for name in ('._1.2.826.1.dcm', '._1.2.826.3'):
+        (src / '__MACOSX' / 'dataset' / name).write_bytes(
+            b'\x00\x05\x16\x07' * 16)
+    for folder in (src, src / 'dataset'):
+        (folder / 'Thumbs.db').write_bytes(b'\xd0\xcf\x11\xe0' * 8)
+        (folder / 'desktop.ini').write_text(
+            '[.ShellClassInfo]\r\nIconResource=C:\\x.dll,0\r\n')
+    out = str(tmp_path / 'out')
+    summary = convert(str(src), out)
+    assert summary['images'] == len(REGIONS) + 1
+    assert summary['skipped'] == {'blank EncodedPixels': 1,
+                                  'image file missing': 1}
+    mask = cv2.imread(osp.join(out, 'seg', 'masks', 'Pneumothorax',
+                               apex_uid + '.png'), cv2.IMREAD_GRAYSCALE)
+    # Relative, column-major: "0 3" is rows 0-2 of column 0; "H-3 2" starts
+    # H-3 pixels after that run, at the top of column 1; the last run starts
+    # at the top of the last column and fills it. So the mask lies at the
+    # top of the image's left edge (the right lung's apex) and along the
+    # right edge -- not along the top row, as a row-major decode would put
+    # it.
+    expected = np.zeros((H, W), np.uint8)
+    expected[0:3, 0] = expected[0:2, 1] = expected[:, W - 1] = 255
+    np.testing.assert_array_equal(mask, expected)
+
+
+def test_image_listed_under_two_patients_joins_their_groups(tmp_path):
+    """Rows may list one image under two patients (``filename`` P<n>_...);
+    every patient it names is one group with all their images, chained
+    (P1 - P2 through one image, P2 - P3 through another)."""
+    src = _fixture(tmp_path, extra_rows=[
+        ['1.2.826.2', encode(REGIONS['1.2.826.2'][0]), '', '', '',
+         'P2_2.dcm'],
+        ['1.2.826.4', '-1', '', '', '', 'P3_4.dcm']])
+    out = str(tmp_path / 'out')
+    convert(str(src), out)
+    _, _, splits = _read(out)
+    split_of = {name[:-4]: s for s, names in splits.items() for name in names}
+    linked = [uid for uid in REGIONS if PATIENT[uid] in ('P1', 'P2', 'P3')]
+    assert len(linked) == 6
+    assert len({split_of[uid] for uid in linked}) == 1, split_of
+    for patient in set(PATIENT.values()):
+        uids = [u for u in REGIONS if PATIENT[u] == patient]
+        assert len({split_of[u] for u in uids}) == 1, patient
