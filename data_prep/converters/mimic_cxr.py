@@ -23,16 +23,23 @@ CheXpert CSV are counted under ``study has no labels``, those without a row in
 the metadata CSV under ``no metadata row``, and those absent from ``--src``
 under ``image file missing``. Layout file names are ``DICOM_ID.jpg`` (unique).
 
+``--src`` is the folder holding ``files/`` and the CSVs, or any folder above
+it (a PhysioNet mirror's ``physionet.org/``). One walk of ``--src`` finds the
+three CSVs; it never enters the image tree (``files/pXX/``): images are not
+searched for but opened at their computed path.
+
 Column names and codes were checked against public code reading these files;
 the 2.1.0 JPG release was not checked.
 """
+import os
 import os.path as osp
+import re
 from typing import Dict, List, Optional
 
 from ..layout import PreparedWriter
 from ..progress import progress
 from ..registry import register
-from ..tables import find_file, read_table
+from ..tables import read_table
 from .chexpert import parse_label
 
 NAME = 'MIMIC-CXR'
@@ -44,6 +51,48 @@ CLASSES = [
 ]
 FRONTAL = ('PA', 'AP')
 SPLITS = {'train': 'train', 'validate': 'val', 'test': 'test'}
+LABELS_CSV = 'mimic-cxr-2.0.0-chexpert.csv'
+SPLIT_CSV = 'mimic-cxr-2.0.0-split.csv'
+META_CSV = 'mimic-cxr-2.0.0-metadata.csv'
+# files/p10 ... files/p19: the image tree (377k files), never walked.
+IMAGE_TREE = re.compile(r'^p\d+$')
+
+
+def _find_tables(src: str, names=(LABELS_CSV, SPLIT_CSV, META_CSV)
+                 ) -> Dict[str, str]:
+    """Each of ``names`` (plain, .gz or .zip) under ``src``, by name.
+
+    The choice is :func:`tables.find_file`'s, made for the tables together
+    in one walk: per name the plain file before .gz before .zip, each
+    directly in ``src`` if it is there, else the first by path at any depth
+    (hidden folders skipped and links followed, as ``glob`` does). The walk
+    never enters the image tree (``files/pXX/``), so it lists a handful of
+    folders, not 377k files three times.
+
+    Raises:
+        FileNotFoundError: Naming the table(s) not found.
+    """
+    variants = {name: (name, name + '.gz', name + '.zip') for name in names}
+    wanted = {v for vs in variants.values() for v in vs}
+    found: Dict[str, List[str]] = {}
+    for folder, dirs, files in os.walk(src, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith('.') and not (
+            osp.basename(folder) == 'files' and IMAGE_TREE.match(d))]
+        for f in files:
+            if f in wanted:
+                found.setdefault(f, []).append(osp.join(folder, f))
+    tables, absent = {}, []
+    for name, vs in variants.items():
+        v = next((v for v in vs if v in found), None)
+        if v is None:
+            absent.append(name)
+            continue
+        direct = osp.join(src, v)
+        tables[name] = direct if direct in found[v] else min(found[v])
+    if absent:
+        raise FileNotFoundError(
+            f'{NAME}: none of {absent} (plain, .gz or .zip) under {src}.')
+    return tables
 
 
 def _image_path(root: str, subject: str, study: str, dicom: str) -> str:
@@ -77,9 +126,9 @@ def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
     Returns:
         dict: The summary written to meta.json.
     """
-    labels_csv = find_file(src, 'mimic-cxr-2.0.0-chexpert.csv', dataset=NAME)
-    split_csv = find_file(src, 'mimic-cxr-2.0.0-split.csv', dataset=NAME)
-    meta_csv = find_file(src, 'mimic-cxr-2.0.0-metadata.csv', dataset=NAME)
+    tables = _find_tables(src)
+    labels_csv, split_csv, meta_csv = (
+        tables[LABELS_CSV], tables[SPLIT_CSV], tables[META_CSV])
 
     study_labels: Dict[str, List[Optional[int]]] = {}
     for line_no, row in enumerate(read_table(

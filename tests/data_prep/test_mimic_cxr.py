@@ -4,12 +4,16 @@ import gzip
 import os
 import os.path as osp
 import runpy
+import shutil
 
 import cv2
 import numpy as np
 import pytest
 
+import data_prep.converters.mimic_cxr as mimic_module
 from data_prep.converters.mimic_cxr import CLASSES, convert
+from data_prep.tables import find_file
+from tests.data_prep.listings import count_listings
 from tests.data_prep.prepared import read_cls, read_splits
 from tests.conftest import repo_path, run_python
 
@@ -166,3 +170,58 @@ def test_unknown_split_is_an_error(mimic_src, tmp_path):
     with pytest.raises(ValueError, match=r"split\.csv\.gz line 2 .*split "
                        r"'valid' is not one of"):
         convert(str(root), str(tmp_path / 'out'))
+
+
+@pytest.mark.parametrize('levels', [0, 2])
+def test_tables_are_found_in_one_walk_that_skips_the_image_tree(
+        mimic_src, tmp_path, monkeypatch, levels):
+    """--src = the release folder or a mirror's top folder: every folder is
+    listed at most once, none below files/ (the 377k images are opened at
+    their computed path, never searched)."""
+    root = mimic_src[0]
+    src = root
+    for _ in range(levels):
+        src = src.parent
+    listings = count_listings(monkeypatch, mimic_module)
+    a = str(tmp_path / 'a')
+    summary = convert(str(src), a)
+    assert summary['images'] > 10
+    assert not listings or max(listings.values()) == 1
+    image_tree = osp.realpath(str(root / 'files')) + os.sep
+    assert not [f for f in listings if f.startswith(image_tree)]
+    if levels:
+        assert osp.realpath(str(root)) in listings
+    # The same output as from the release folder itself.
+    monkeypatch.undo()
+    b = str(tmp_path / 'b')
+    convert(str(root), b)
+    assert _read(a) == _read(b)
+
+
+def test_tables_are_chosen_as_find_file_chose(tmp_path):
+    """Plain before .gz, --src itself before deeper folders, then the first
+    path: as tables.find_file chose for each table on its own."""
+    src = tmp_path / 'src'
+    deep = src / 'b' / 'c'
+    other = src / 'a'
+    for folder in (deep, other, src / 'files' / 'p10' / 'p10000032'):
+        folder.mkdir(parents=True)
+    labels, split, meta = (mimic_module.LABELS_CSV, mimic_module.SPLIT_CSV,
+                           mimic_module.META_CSV)
+    # labels: .gz in src, plain deeper (plain wins); split: the same name
+    # in two folders (first path wins) and in src (src wins); meta: only
+    # inside a hidden folder and the image tree, so absent.
+    for path in (src / (labels + '.gz'), deep / labels, deep / split,
+                 other / split, src / '.cache' / meta,
+                 src / 'files' / 'p10' / 'p10000032' / meta):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text('x')
+    with pytest.raises(FileNotFoundError, match=r"none of \['mimic-cxr-2"
+                       r"\.0\.0-metadata\.csv'\]"):
+        mimic_module._find_tables(str(src))
+    tables = mimic_module._find_tables(str(src), (labels, split))
+    assert tables == {n: find_file(str(src), n) for n in (labels, split)}
+    assert tables == {labels: str(deep / labels), split: str(other / split)}
+    shutil.copyfile(str(deep / split), str(src / split))
+    assert mimic_module._find_tables(str(src), (split,)) == {
+        split: str(src / split)} == {split: find_file(str(src), split)}
