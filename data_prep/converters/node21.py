@@ -25,9 +25,9 @@ the two sets' boxes are in different pixels, so a table from one set must
 never label the other's images. ``--src`` may be the download root,
 ``cxr_images/``, or a set's folder itself (or any folder holding
 ``metadata.csv`` and ``images/``); a set's folder picks that set, and an
-explicit ``subset`` that names the other set is an error. The command line
-passes no converter options, so there the original set is read by pointing
-``--src`` at ``cxr_images/original_data``.
+explicit ``subset`` that names the other set is an error. On the command
+line the option is ``--options subset=original``; pointing ``--src`` at
+``cxr_images/original_data`` does the same.
 
 Verified from the organisers' baseline loader (DIAGNijmegen/node21,
 ``training_utils/dataset.py``): the ``metadata.csv`` name, ``img_name`` with
@@ -163,7 +163,7 @@ def _read_metadata(path: str) -> Dict[str, dict]:
           'cxr_images/{proccessed_data,original_data}/metadata.csv (img_name,'
           ' x, y, width, height, label; one row per box, label 0 = no '
           'nodule) with the images/*.mha beside it; the processed set unless'
-          ' --src is original_data')
+          ' subset=original or --src is original_data')
 def convert(src: str, out: str, resize: Optional[int] = None, seed: int = 0,
             limit: Optional[int] = None, subset: Optional[str] = None
             ) -> dict:

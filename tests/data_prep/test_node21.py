@@ -231,10 +231,15 @@ def test_original_set_on_request_with_its_own_boxes(tmp_path):
     from fx_mm.datasets.image_io import read_gray
     assert read_gray(osp.join(out, 'images', 'n0007.mha')).shape == \
         (H * ORIGINAL_SCALE, W * ORIGINAL_SCALE)
-    # --src at the set's folder reads that set (the command line's way).
+    # --src at the set's folder reads that set, and so does the command
+    # line's --options subset=original.
     again = str(tmp_path / 'again')
     convert(str(root / 'cxr_images' / 'original_data'), again)
     assert _labels(again) == _labels(out)
+    cli = str(tmp_path / 'cli')
+    run_python(['-m', 'data_prep', 'node21', '--src', str(root), '--out',
+                cli, '--options', 'subset=original'])
+    assert _labels(cli) == _labels(out)
     # ... and a contradicting subset is refused, not silently overridden.
     with pytest.raises(ValueError, match=r"original_data.*subset "
                        r"'processed'"):
