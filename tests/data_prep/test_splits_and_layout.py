@@ -160,3 +160,42 @@ def test_images_are_written_by_threads_and_all_on_disk_after_write(
     w.add_cls(w.add_image(str(src / '0.png')), [1])
     with pytest.raises(OSError, match='could not write'):
         w.write(dict(train=['0.png']))
+
+
+def test_each_image_is_decoded_once_and_write_is_linear(tmp_path,
+                                                        monkeypatch):
+    """Real downloads are 100k+ images: one decode per image with or
+    without --resize, and write() walks the masked names once, not once per
+    image (a set rebuilt per name made it quadratic)."""
+    import cv2
+
+    import data_prep.layout as layout
+    src = tmp_path / 'src'
+    src.mkdir()
+    for i in range(6):
+        cv2.imwrite(str(src / f'{i}.png'), np.full((12, 16), 9, np.uint8))
+    decodes = []
+    real = layout.read_gray
+    monkeypatch.setattr(layout, 'read_gray',
+                        lambda p: decodes.append(p) or real(p))
+
+    class CountingList(list):
+        iterations = 0
+
+        def __iter__(self):
+            CountingList.iterations += 1
+            return super().__iter__()
+
+    for resize in (None, 8):
+        decodes.clear()
+        CountingList.iterations = 0
+        w = PreparedWriter(str(tmp_path / f'out{resize}'), 'X',
+                           dict(seg=['a']), resize=resize)
+        w.masked = CountingList()
+        for i in range(6):
+            name = w.add_image(str(src / f'{i}.png'))
+            w.add_masks(name, np.ones((1, 12, 16), bool))
+        assert len(decodes) == 6, resize
+        w.write(dict(train=[f'{i}.png' for i in range(4)], val=['4.png'],
+                     test=['5.png']))
+        assert CountingList.iterations <= 1
