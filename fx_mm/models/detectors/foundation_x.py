@@ -356,8 +356,15 @@ class FoundationX(BaseModel):
             raise ValueError(f'EMA momentum must be in [0, 1], got {momentum}.')
         for name, student in self.student_parts().items():
             teacher = self.teacher[name]
+            # A module listed under several names (layers shared by the
+            # decoder layers of the reference config) is one tensor in
+            # several state-dict entries: average it once.
+            done = set()
             for t, s in zip(teacher.state_dict().values(),
                             student.state_dict().values()):
+                if t.numel() and t.data_ptr() in done:
+                    continue
+                done.add(t.data_ptr())
                 if t.is_floating_point():
                     t.mul_(momentum).add_(s.detach(), alpha=1.0 - momentum)
                 else:

@@ -64,18 +64,35 @@ class MultiDecoderDINO(DatasetRoutingMixin, DINO):
         super().__init__(
             bbox_head=head_cfg, decoder=copy.deepcopy(decoder_cfg),
             dn_cfg=dn_cfg, **kwargs)
-        parts = {}
-        for name in names[1:]:
-            head = MODELS.build(dict(head_cfg, num_classes=num_classes[name]))
-            parts[name] = dict(
-                decoder=DinoTransformerDecoder(**decoder_cfg),
-                query_embedding=nn.Embedding(self.num_queries, self.embed_dims),
-                memory_trans_fc=nn.Linear(self.embed_dims, self.embed_dims),
-                memory_trans_norm=nn.LayerNorm(self.embed_dims),
-                bbox_head=head,
-                dn_query_generator=CdnQueryGenerator(
-                    **dict(dn_cfg, num_classes=num_classes[name])))
+        parts = {
+            name: self._build_dataset_parts(num_classes[name], head_cfg,
+                                            decoder_cfg, dn_cfg)
+            for name in names[1:]
+        }
         self._take_over_parts(names[0], parts)
+
+    def _build_dataset_parts(self, num_classes: int, head_cfg: dict,
+                             decoder_cfg: dict,
+                             dn_cfg: dict) -> Dict[str, nn.Module]:
+        """The ``routed_parts`` of one more dataset, built as mmdet built the
+        first dataset's.
+
+        Args:
+            num_classes (int): Classes of the dataset's head.
+            head_cfg, decoder_cfg, dn_cfg (dict): The configs mmdet completed
+                for the first dataset.
+
+        Returns:
+            dict[str, nn.Module]: One module per name in ``routed_parts``.
+        """
+        return dict(
+            decoder=DinoTransformerDecoder(**decoder_cfg),
+            query_embedding=nn.Embedding(self.num_queries, self.embed_dims),
+            memory_trans_fc=nn.Linear(self.embed_dims, self.embed_dims),
+            memory_trans_norm=nn.LayerNorm(self.embed_dims),
+            bbox_head=MODELS.build(dict(head_cfg, num_classes=num_classes)),
+            dn_query_generator=CdnQueryGenerator(
+                **dict(dn_cfg, num_classes=num_classes)))
 
     @property
     def num_classes(self) -> Dict[str, int]:
@@ -105,7 +122,8 @@ class MultiDecoderDINO(DatasetRoutingMixin, DINO):
                 if isinstance(m, MultiScaleDeformableAttention):
                     m.init_weights()
             nn.init.xavier_uniform_(parts['memory_trans_fc'].weight)
-            nn.init.xavier_uniform_(parts['query_embedding'].weight)
+            if 'query_embedding' in parts:  # else shared, initialised above
+                nn.init.xavier_uniform_(parts['query_embedding'].weight)
 
     def encode(self, img_feats: Tuple[Tensor],
                batch_data_samples: OptSampleList) -> Tuple[Dict, Dict]:

@@ -1,0 +1,3 @@
+from .reference_swin import ReferenceSwinTransformer
+
+__all__ = ['ReferenceSwinTransformer']

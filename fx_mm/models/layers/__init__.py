@@ -1,0 +1,3 @@
+from .refining_dino_decoder import RefiningDinoTransformerDecoder
+
+__all__ = ['RefiningDinoTransformerDecoder']
