@@ -1,6 +1,7 @@
 """A checkpoint without a teacher (trained with model.teacher=False) is
 evaluated and inferred with its student, never with the config's untrained
-teacher; asking for its teacher is an error that names the options."""
+teacher; asking for its teacher is an error that names the options. Reading
+a checkpoint's keys costs no second copy of its weights."""
 import json
 import os.path as osp
 
@@ -8,8 +9,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
+import fx_mm.utils.checkpoint_parts as parts
 from fx_mm.utils import build_initialised_model
-from fx_mm.utils.checkpoint_parts import holds_teacher, predictor_for
+from fx_mm.utils.checkpoint_parts import (holds_teacher, predictor_for,
+                                          read_checkpoint)
 from tests.conftest import (BUNDLED_COVID, repo_path, run_python,
                             tiny_train_config)
 
@@ -95,3 +98,46 @@ def test_config_predict_with_student_is_kept(setup, tmp_path):
         'student'
     assert FXInferencer(config, ckpt, device='cpu').model.predict_with == \
         'teacher'
+
+
+def _save(path, **kwargs):
+    state = {'backbone.w': torch.arange(6.).reshape(2, 3),
+             'teacher.backbone.w': torch.ones(2, 3)}
+    torch.save(dict(state_dict=state, meta=dict(fx_val_metrics={'a': 1.0})),
+               path, **kwargs)
+    return state
+
+
+def _spy_on_torch_load(monkeypatch):
+    calls = []
+    real = torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get('mmap', False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parts.torch, 'load', spy)
+    return calls
+
+
+def test_zip_checkpoint_is_memory_mapped_not_read(tmp_path, monkeypatch):
+    path = str(tmp_path / 'epoch_1.pth')
+    saved = _save(path)
+    calls = _spy_on_torch_load(monkeypatch)
+    state, meta = read_checkpoint(path)
+    # One load, mapped: the tensors are pages of the file, not a copy.
+    assert calls == [True]
+    assert meta == dict(fx_val_metrics={'a': 1.0}) and holds_teacher(state)
+    for key, value in saved.items():
+        assert torch.equal(state[key], value)
+
+
+def test_legacy_format_is_read_whole(tmp_path, monkeypatch):
+    path = str(tmp_path / 'old.pth')
+    saved = _save(path, _use_new_zipfile_serialization=False)
+    calls = _spy_on_torch_load(monkeypatch)
+    state, meta = read_checkpoint(path)
+    assert calls == [True, False]  # mapping refused, then read whole
+    assert torch.equal(state['teacher.backbone.w'],
+                       saved['teacher.backbone.w'])
+    assert meta == dict(fx_val_metrics={'a': 1.0})
