@@ -44,7 +44,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
-from .swin_conversion import (_BLOCK_RENAMES, DERIVED_BUFFERS,
+from .swin_conversion import (BLOCK_RENAMES, DERIVED_BUFFERS,
                               correct_merge_order)
 
 TEACHER_PREFIX = 'teacher.'
@@ -99,7 +99,7 @@ RULES: Tuple[Rule, ...] = (
     _rule('backbone.patch_embed.norm.', _B + 'patch_embed.norm.'),
     *(_rule('backbone.stages.{i}.blocks.{j}.' + new,
             _B + 'layers.{i}.blocks.{j}.' + old)
-      for old, new in _BLOCK_RENAMES),
+      for old, new in BLOCK_RENAMES),
     _rule('backbone.stages.{i}.blocks.{j}.attn.w_msa.relative_position_index',
           _B + 'layers.{i}.blocks.{j}.attn.relative_position_index',
           derived=True),

@@ -35,7 +35,7 @@ DERIVED_BUFFERS = ('relative_position_index', 'attn_mask')
 # by their position in mmpretrain's unfold order (0,0), (0,1), (1,0), (1,1).
 _UNFOLD_FROM_OFFICIAL = [0, 2, 1, 3]
 
-_BLOCK_RENAMES = [
+BLOCK_RENAMES = [
     ('attn.qkv.', 'attn.w_msa.qkv.'),
     ('attn.proj.', 'attn.w_msa.proj.'),
     ('attn.relative_position_bias_table',
@@ -182,7 +182,7 @@ def _target_name(name: str, layout: str, num_stages: int) -> Optional[str]:
     match = re.match(r'layers\.(\d+)\.blocks\.(\d+)\.(.*)', name)
     if match:
         stage, block, rest = match.groups()
-        for old, new in _BLOCK_RENAMES:
+        for old, new in BLOCK_RENAMES:
             if rest.startswith(old):
                 return f'stages.{stage}.blocks.{block}.' + new + \
                     rest[len(old):]
