@@ -163,12 +163,19 @@ def test_swin_b_cycle_on_gpu(covid_lungs, tmp_path, amp):
         assert 'loss_scaler' in ckpt['optimizer']
 
 
-def test_cpu_and_gpu_losses_agree():
+@pytest.mark.parametrize('config', [
+    ('configs', 'tiny', 'fx_cls_tiny_3ds.py'),
+    # The released checkpoints' network (its own UperNet, layer-shared DINO
+    # head and refining decoder), at tiny sizes.
+    ('configs', 'reference', 'fx_cls_reference_tiny.py')])
+def test_cpu_and_gpu_losses_agree(config):
     """Same weights, same batch: every task's losses on the CPU and on the
     GPU agree within rtol 1e-3 / atol 1e-4 (fp32, TF32 off; randomness
     removed: no dropout or drop-path, zero denoising noise)."""
-    cfg = Config.fromfile(repo_path('configs', 'tiny', 'fx_cls_tiny_3ds.py'))
+    cfg = Config.fromfile(repo_path(*config))
     cfg.model.segmentation.dropout_ratio = 0.0
+    if 'psp_dropout' in cfg.model.segmentation:  # the reference UperNet's
+        cfg.model.segmentation.psp_dropout = 0.0
     cfg.model.localization.dn_cfg.label_noise_scale = 1e-9
     cfg.model.localization.dn_cfg.box_noise_scale = 1e-9
     cpu_model = build_initialised_model(cfg).train()
