@@ -175,29 +175,26 @@ class PreparedWriter:
         """
         reason = 'image file missing'
         count = self.skipped.get(reason, 0)
-        if count < MISSING_PRINTED:
-            self.skip(reason, path)
-        else:
-            if count == MISSING_PRINTED:
-                print(f'[{self.name}] more images missing; counted in '
-                      'meta.json, the first ones named there', file=sys.stderr)
-            self.skipped[reason] = count + 1
-            examples = self.skipped_examples.setdefault(reason, [])
-            if len(examples) < EXAMPLES_KEPT:
-                examples.append(path)
+        if count == MISSING_PRINTED:
+            print(f'[{self.name}] more images missing; counted in '
+                  'meta.json, the first ones named there', file=sys.stderr)
+        self.skip(reason, path, echo=count < MISSING_PRINTED)
 
-    def skip(self, reason: str, detail: str = '') -> None:
+    def skip(self, reason: str, detail: str = '', echo: bool = True) -> None:
         """Count an item left out, by reason (printed in the summary).
 
         Args:
             reason (str): The kind of skip (a key of meta.json's ``skipped``).
             detail (str): Which item and why; logged, and the first few kept
                 in meta.json's ``skipped_examples``.
+            echo (bool): Whether to print ``detail`` on stderr (it is kept
+                in the examples either way).
         """
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
         if detail:
-            print(f'[{self.name}] skipped ({reason}): {detail}',
-                  file=sys.stderr)
+            if echo:
+                print(f'[{self.name}] skipped ({reason}): {detail}',
+                      file=sys.stderr)
             examples = self.skipped_examples.setdefault(reason, [])
             if len(examples) < EXAMPLES_KEPT:
                 examples.append(detail)
