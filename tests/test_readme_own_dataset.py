@@ -29,11 +29,16 @@ def code_blocks(section: str, language: str):
             re.findall(rf'```{language}\n(.*?)```', section, flags=re.S)]
 
 
+def bash_commands(section: str):
+    """The non-empty lines of a README section's bash blocks."""
+    return [line.strip() for block in code_blocks(section, 'bash')
+            for line in block.splitlines() if line.strip()]
+
+
 def test_adding_your_own_dataset_works_as_written(tmp_path):
     sample = shared_data('cxr_covid_lungs')
     section = readme_section('Adding your own dataset')
-    commands = [line.strip() for block in code_blocks(section, 'bash')
-                for line in block.splitlines() if line.strip()]
+    commands = bash_commands(section)
     configs = code_blocks(section, 'python')
     assert len(commands) == 3 and len(configs) == 1
 

@@ -29,7 +29,8 @@ from fx_mm.utils.foundation_x_conversion import (NotAReferenceCheckpoint,
                                                  read_reference, to_reference)
 from fx_mm.utils.swin_conversion import convert_swin
 from tests.conftest import REPO, repo_path
-from tests.test_readme_own_dataset import code_blocks, readme_section
+from tests.test_readme_own_dataset import (bash_commands, code_blocks,
+                                           readme_section)
 
 TINY = repo_path('configs', 'reference', 'fx_cls_reference_tiny.py')
 FULL = repo_path('configs', 'reference', 'fx_cls_reference.py')
@@ -506,8 +507,7 @@ def test_readme_section_runs_as_written(covid_lungs, tmp_path):
     sample and the fine-tuning config the section's own; the fine-tuning
     run is cut to one short pass with --cfg-options."""
     section = readme_section('Using the released Foundation X weights')
-    commands = [line.strip() for block in code_blocks(section, 'bash')
-                for line in block.splitlines() if line.strip()]
+    commands = bash_commands(section)
     configs = code_blocks(section, 'python')
     assert len(commands) == 4 and len(configs) == 1
     clone = tmp_path / 'clone'
