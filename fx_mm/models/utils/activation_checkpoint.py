@@ -2,7 +2,9 @@
 
 A checkpointed module keeps no activations of its forward pass; backward runs
 that forward again (with the same random state, so dropout and drop-path
-repeat) to get them. Memory falls by the activations of every checkpointed
+repeat) to get them. The random state replayed is the CPU generator and the
+generator of every device holding a tensor argument, positional or keyword
+(torch itself looks at positional tensors only; see ``forward`` below). Memory falls by the activations of every checkpointed
 block, time rises by one extra forward of each.
 
 Why not the toolboxes' switches: mmpretrain's Swin ``with_cp`` uses
@@ -22,6 +24,12 @@ from torch.utils.checkpoint import checkpoint
 _SUBCLASSES: Dict[type, type] = {}
 
 
+def _call_forward(forward, module: nn.Module, args: tuple, kwargs: dict):
+    """``forward(module, *args, **kwargs)``: what the checkpoint runs (and
+    runs again in backward)."""
+    return forward(module, *args, **kwargs)
+
+
 def _checkpointed_class(base: type) -> type:
     """A subclass of ``base`` whose forward is checkpointed (cached)."""
     if getattr(base, 'fx_activation_checkpointed', False):
@@ -31,10 +39,16 @@ def _checkpointed_class(base: type) -> type:
         def forward(self, *args, **kwargs):
             # Only while building a graph: under no_grad (the EMA teacher,
             # evaluation) there is nothing to save.
-            if torch.is_grad_enabled():
-                return checkpoint(base.forward, self, *args,
-                                  use_reentrant=False, **kwargs)
-            return base.forward(self, *args, **kwargs)
+            if not torch.is_grad_enabled():
+                return base.forward(self, *args, **kwargs)
+            # The arguments go in as two positional containers: torch saves
+            # and replays the CUDA generators of the devices of the tensors
+            # among checkpoint's *positional* arguments only (it walks them
+            # as pytrees: tuples and dicts included), and mmdet's encoder
+            # passes every tensor by keyword. Given as **kwargs, a CUDA
+            # dropout would draw another mask in the recomputation.
+            return checkpoint(_call_forward, base.forward, self, args, kwargs,
+                              use_reentrant=False)
 
         _SUBCLASSES[base] = type(
             f'Checkpointed{base.__name__}', (base, ),
