@@ -4,8 +4,9 @@ A checkpointed module keeps no activations of its forward pass; backward runs
 that forward again (with the same random state, so dropout and drop-path
 repeat) to get them. The random state replayed is the CPU generator and the
 generator of every device holding a tensor argument, positional or keyword
-(torch itself looks at positional tensors only; see ``forward`` below). Memory falls by the activations of every checkpointed
-block, time rises by one extra forward of each.
+(torch itself looks at positional tensors only; see ``forward`` below).
+Memory falls by the activations of every checkpointed block, time rises by
+one extra forward of each.
 
 Why not the toolboxes' switches: mmpretrain's Swin ``with_cp`` uses
 PyTorch's *reentrant* checkpoint, which DDP with
