@@ -221,21 +221,28 @@ class FXInferencer:
             result = dict(path=item if isinstance(item, str) else '<array>',
                           image=gray, cls={}, loc={}, seg={},
                           validation=self._validation)
+            # One device-to-host copy per output tensor: on a GPU, float()
+            # or int() of each value would copy and synchronise once per
+            # coordinate, score, label and probability.
             for name, probs in pred['cls'].items():
-                result['cls'][name] = {
-                    c: float(p) for c, p in zip(self.classes['cls'][name],
-                                                probs)}
+                result['cls'][name] = dict(zip(self.classes['cls'][name],
+                                               _to_host(probs).tolist()))
             for name, inst in pred['loc'].items():
                 names = self.classes['loc'][name]
+                boxes = _to_host(inst.bboxes).tolist()
+                scores = _to_host(inst.scores).tolist()
+                labels = _to_host(inst.labels).tolist()
                 result['loc'][name] = [
-                    {'bbox': [round(float(v), 1) for v in box],
-                     'score': float(score), 'label': int(label),
-                     'class': names[int(label)]}
-                    for box, score, label in zip(
-                        inst.bboxes, inst.scores, inst.labels)]
+                    {'bbox': [round(v, 1) for v in box], 'score': score,
+                     'label': int(label), 'class': names[int(label)]}
+                    for box, score, label in zip(boxes, scores, labels)]
             for name, masks in pred['seg'].items():
-                result['seg'][name] = {
-                    c: m.cpu().numpy() for c, m in zip(
-                        self.classes['seg'][name], masks)}
+                result['seg'][name] = dict(zip(self.classes['seg'][name],
+                                               _to_host(masks).numpy()))
             out.append(result)
         return out
+
+
+def _to_host(tensor: torch.Tensor) -> torch.Tensor:
+    """The tensor on the CPU, copied in one transfer (itself if there)."""
+    return tensor.detach().cpu()
