@@ -8,69 +8,45 @@
 #   FX_MMCV_CUDA          auto (default): CUDA build when torch sees a CUDA GPU;
 #                         1: CUDA build even without a GPU (compiling needs none);
 #                         0: CPU-only build.
-#   TORCH_CUDA_ARCH_LIST  GPU architectures of a CUDA build ("8.0;9.0"). Default: those of
-#                         the visible GPUs; without a visible GPU, 8.0;9.0 (A100, H100/H200).
-#   CUDA_HOME             A CUDA toolkit whose nvcc matches torch's CUDA. Without one (and
-#                         without a matching nvcc on PATH), nvcc and the headers come from
-#                         the registry packages pinned to torch's CUDA release.
+#   TORCH_CUDA_ARCH_LIST  GPU architectures of a CUDA build, taken as given ("8.0;9.0+PTX").
+#                         Default: those of the visible GPUs, without a visible GPU 8.0;9.0
+#                         (A100, H100/H200); either way with +PTX for the newest, so that a
+#                         newer GPU JIT-compiles the kernels instead of finding none.
+#   CUDA_HOME             A CUDA toolkit of torch's CUDA release (major.minor, read from its
+#                         nvcc, else its version.json); one of another release is passed
+#                         over, saying so. Without one (and without a matching nvcc on
+#                         PATH), nvcc and the headers come from the registry packages pinned
+#                         to torch's CUDA release.
 #   FX_CUDA_TOOLKIT       auto (default): CUDA_HOME, else a matching nvcc on PATH, else the
 #                         registry packages; registry: the registry packages in any case.
 #   MAX_JOBS              Parallel compile jobs (default 2).
 #
-# Wheels are cached in CACHE_ROOT/wheels/torch-<torch version>/<variant>/, the variant being
-# "cpu" or "cuda<version>-sm<archs>" (e.g. cuda13.0-sm80_90): a wheel is never reused with
-# another torch, another CUDA or other architectures, and a CPU wheel never stands in for a
-# CUDA one. Build logs go to CACHE_ROOT/logs/. Nothing is installed until a wheel is built,
-# so a failed build leaves the environment as it was; a failed CUDA build falls back to the
-# CPU build (deformable attention then runs mmcv's PyTorch path on the GPU, see
-# fx_mm/ops/deform_attn_fallback.py).
+# What is built is resolved by tools/mmcv_variant.py (which `make install` also asks, to
+# name its stamp). Wheels are cached in CACHE_ROOT/wheels/torch-<torch version>/<variant>/,
+# the variant being "cpu" or "cuda<version>-sm<archs>" (e.g. cuda13.0-sm80_90ptx): a wheel
+# is never reused with another torch, another CUDA or other architectures (PTX included),
+# and a CPU wheel never stands in for a CUDA one. Build logs go to CACHE_ROOT/logs/.
+# Nothing is installed until a wheel is built, so a failed build leaves the environment as
+# it was; a failed CUDA build falls back to the CPU build (deformable attention then runs
+# mmcv's PyTorch path on the GPU, see fx_mm/ops/deform_attn_fallback.py).
 set -euo pipefail
 py=$1; ver=$2; cache_root=$3
-mode=${FX_MMCV_CUDA:-auto}
 jobs=${MAX_JOBS:-2}
 site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 marker="$site/fx_mm_mmcv_built_for_torch.txt"
+probe="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/mmcv_variant.py"
 
-# torch version, torch's CUDA release (or none) and the visible GPUs' architectures (or -).
-read -r torch_now torch_cuda gpu_archs < <("$py" - <<'EOF'
-import torch
-cuda = torch.version.cuda or 'none'
-archs = '-'
-if cuda != 'none' and torch.cuda.is_available():
-    caps = sorted({torch.cuda.get_device_capability(i)
-                   for i in range(torch.cuda.device_count())})
-    archs = ';'.join(f'{major}.{minor}' for major, minor in caps) or '-'
-print(torch.__version__, cuda, archs)
-EOF
-)
+# torch version, torch's CUDA release (or none), cpu|cuda, the variant, the architectures
+# (or -), then a line on where the architectures came from. The probe explains a refusal
+# (unknown mode, CUDA asked of a CPU torch, unreadable TORCH_CUDA_ARCH_LIST) itself.
+fields=$("$py" "$probe" --fields) || exit $?
+{ read -r torch_now torch_cuda want variant arch_list; read -r arch_note || true; } <<< "$fields"
+[ -n "${arch_note:-}" ] && echo "$arch_note"
+cuda_variant=$variant
 
-case "$mode" in
-  auto) if [ "$gpu_archs" != "-" ]; then want=cuda; else want=cpu; fi ;;
-  1) want=cuda ;;
-  0) want=cpu ;;
-  *) echo "FX_MMCV_CUDA must be auto, 1 or 0 (got '$mode')" >&2; exit 2 ;;
-esac
-if [ "$want" = cuda ] && [ "$torch_cuda" = none ]; then
-  echo "FX_MMCV_CUDA=$mode asks for a CUDA build, but torch $torch_now has no CUDA" >&2
-  exit 2
-fi
-arch_list=""
-if [ "$want" = cuda ]; then
-  if [ -n "${TORCH_CUDA_ARCH_LIST:-}" ]; then arch_list=$TORCH_CUDA_ARCH_LIST
-  elif [ "$gpu_archs" != "-" ]; then arch_list=$gpu_archs
-  else
-    arch_list="8.0;9.0"
-    echo "no GPU visible: building the CUDA kernels for TORCH_CUDA_ARCH_LIST=$arch_list"
-  fi
-fi
-
-variant_of() {  # cpu | cuda13.0-sm80_90
-  if [ "$1" = cpu ]; then echo cpu; return; fi
-  local sm
-  sm=$(echo "$arch_list" | tr ' ,' ';;' | tr -d '.' | sed 's/+PTX/ptx/g; s/;;*/_/g; s/^_//; s/_$//')
-  echo "cuda$torch_cuda-sm$sm"
+variant_of() {  # cpu | the CUDA variant asked for (cuda13.0-sm80_90ptx)
+  if [ "$1" = cpu ]; then echo cpu; else echo "$cuda_variant"; fi
 }
-variant=$(variant_of "$want")
 
 if [ -f "$marker" ] && [ "$(cat "$marker")" = "$torch_now $variant" ] \
    && "$py" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$ver'" 2>/dev/null; then
@@ -97,29 +73,58 @@ fetch_source() {  # unpacks mmcv's sdist once into $work/mmcv-$ver, patched for 
   fi
 }
 
+# The CUDA release (major.minor) of the toolkit in folder $1: its nvcc's, else its
+# version.json's; "unknown" if neither says.
+cuda_release() {
+  local rel
+  rel=$("$1/bin/nvcc" --version 2>/dev/null \
+        | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p' | head -n 1 || true)
+  if [ -z "$rel" ] && [ -f "$1/version.json" ]; then
+    rel=$(grep -o '"version" *: *"[0-9]*\.[0-9]*' "$1/version.json" | head -n 1 \
+          | sed 's/.*"//' || true)
+  fi
+  echo "${rel:-unknown}"
+}
+
 # Points CUDA_HOME at an nvcc of torch's CUDA release: the user's, one on PATH, or the
 # registry packages (nvcc, nvvm, crt and cccl headers, all pinned to that release: unpinned,
-# nvvm/crt arrive newer and ptxas rejects their PTX).
+# nvvm/crt arrive newer and ptxas rejects their PTX). torch refuses to compile extensions
+# with another major release, and the registry packages pin major.minor, so any toolkit of
+# another release is passed over. Runs inside the CUDA build's subshell, whose output is
+# the build log: say() also writes to fd 3, the terminal.
+say() { echo "$*"; echo "$*" >&3; }
 setup_cuda_toolkit() {
-  local nvcc_ver
+  local rel nvcc_home
   if [ "${FX_CUDA_TOOLKIT:-auto}" = registry ]; then
-    echo "FX_CUDA_TOOLKIT=registry: not looking for a system toolkit"
-  elif [ -n "${CUDA_HOME:-}" ] && [ -x "$CUDA_HOME/bin/nvcc" ]; then
-    echo "using CUDA_HOME=$CUDA_HOME"; return 0
-  elif command -v nvcc >/dev/null; then
-    nvcc_ver=$(nvcc --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p')
-    if [ "$nvcc_ver" = "$torch_cuda" ]; then
-      CUDA_HOME=$(dirname "$(dirname "$(command -v nvcc)")"); export CUDA_HOME
-      echo "using the CUDA $nvcc_ver toolkit at $CUDA_HOME"; return 0
+    say "FX_CUDA_TOOLKIT=registry: not looking for a system toolkit"
+  else
+    if [ -n "${CUDA_HOME:-}" ] && [ ! -x "$CUDA_HOME/bin/nvcc" ]; then
+      say "CUDA_HOME=$CUDA_HOME has no bin/nvcc: not using it"
+    elif [ -n "${CUDA_HOME:-}" ]; then
+      rel=$(cuda_release "$CUDA_HOME")
+      if [ "$rel" = "$torch_cuda" ]; then
+        say "nvcc: CUDA_HOME=$CUDA_HOME (CUDA $rel)"; return 0
+      fi
+      say "CUDA_HOME=$CUDA_HOME is CUDA $rel, but torch $torch_now was built with CUDA" \
+          "$torch_cuda: not using it (torch refuses to build against another release)"
     fi
-    echo "nvcc on PATH is CUDA $nvcc_ver, torch was built with $torch_cuda: not using it"
+    if command -v nvcc >/dev/null; then
+      nvcc_home=$(dirname "$(dirname "$(command -v nvcc)")")
+      rel=$(cuda_release "$nvcc_home")
+      if [ "$rel" = "$torch_cuda" ]; then
+        CUDA_HOME=$nvcc_home; export CUDA_HOME
+        say "nvcc: the CUDA $rel toolkit on PATH, at $CUDA_HOME"; return 0
+      fi
+      say "nvcc on PATH is CUDA $rel, torch was built with $torch_cuda: not using it"
+    fi
   fi
   local major=${torch_cuda%%.*}
-  echo "installing nvcc and headers for CUDA $torch_cuda from the package registry"
+  say "installing nvcc and headers for CUDA $torch_cuda (torch's release) from the package registry"
   "$py" -m pip install -q "nvidia-cuda-nvcc==$torch_cuda.*" "nvidia-nvvm==$torch_cuda.*" \
     "nvidia-cuda-crt==$torch_cuda.*" "nvidia-cuda-cccl==$torch_cuda.*" || return 1
   CUDA_HOME="$site/nvidia/cu$major"; export CUDA_HOME
-  [ -x "$CUDA_HOME/bin/nvcc" ] || { echo "no nvcc at $CUDA_HOME/bin"; return 1; }
+  [ -x "$CUDA_HOME/bin/nvcc" ] || { say "no nvcc at $CUDA_HOME/bin"; return 1; }
+  say "nvcc: CUDA_HOME=$CUDA_HOME (registry packages)"
   # torch links with -lcudart; the runtime package ships only the versioned library.
   mkdir -p "$work/cudalib"
   ln -sf "$(ls "$CUDA_HOME"/lib/libcudart.so.* | head -n 1)" "$work/cudalib/libcudart.so"
@@ -139,10 +144,12 @@ build_wheel() {
     ( setup_cuda_toolkit && "$CUDA_HOME/bin/nvcc" --version | tail -n 2 &&
       MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$arch_list" MAX_JOBS=$jobs \
         "$py" -m pip wheel --no-cache-dir --no-build-isolation --no-deps -w "$work/dist" \
-        "$work/mmcv-$ver" ) > "$log" 2>&1 || return 1
+        "$work/mmcv-$ver" ) 3>&1 > "$log" 2>&1 || return 1
   else
     echo "compiling mmcv $ver with CPU ops against torch $torch_now (about 10 minutes on 2 cores)"
-    MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$jobs \
+    # mmcv's setup.py compiles its CUDA kernels whenever torch.cuda.is_available(),
+    # FORCE_CUDA=0 or not: a CPU build on a GPU machine must not let torch see the GPUs.
+    CUDA_VISIBLE_DEVICES= MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$jobs \
       "$py" -m pip wheel --no-cache-dir --no-build-isolation --no-deps -w "$work/dist" \
       "$work/mmcv-$ver" 2>&1 | tee "$log" || return 1
   fi
@@ -178,8 +185,9 @@ did not produce a wheel; the compiler's output is in
     $log
 (its last lines are below). The installation goes on with mmcv's CPU build: training and
 inference still run on a GPU, but deformable attention (the DINO localization branch) uses
-mmcv's slower pure-PyTorch path there, with one warning per process. To retry after fixing
-the cause: FX_MMCV_CUDA=1 make install.
+mmcv's slower pure-PyTorch path there, with one warning per process. A plain "make
+install" does not retry (it records this install as done); to retry after fixing the cause:
+    FX_MMCV_CUDA=1 make -B install
 
 EOF
     tail -n 15 "$log" >&2 || true

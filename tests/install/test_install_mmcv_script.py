@@ -1,146 +1,145 @@
-"""tools/install_mmcv.sh's choices, with a stand-in interpreter.
+"""tools/install_mmcv.sh's choices, on the stand-in machine (conftest.py).
 
-The stand-in answers the script's questions (torch version, torch's CUDA,
-the visible GPUs' architectures), refuses to download mmcv's source (so any
-compile attempt fails at once) and records what pip is asked to install.
-That is enough to check which cached wheel the script takes in each case:
-a CPU wheel never stands in for a CUDA one, a CUDA wheel is keyed by CUDA
-release and architectures, and a failed CUDA build ends with the CPU build
-and a paragraph that says so.
+Which cached wheel the script takes in each case (a CPU wheel never stands
+in for a CUDA one; a CUDA wheel is keyed by CUDA release and architectures,
+PTX included), what a build is given, and that a failed CUDA build ends
+with the CPU build and a paragraph that says so.
 """
-import os
-import subprocess
-import textwrap
-
-import pytest
-
-from tests.conftest import repo_path
-
-TORCH = '2.14.1+cu130'
+from tests.install.conftest import TORCH, WHEEL
 
 
-@pytest.fixture
-def fake(tmp_path):
-    site = tmp_path / 'site'
-    site.mkdir()
-    py = tmp_path / 'python'
-    py.write_text(textwrap.dedent(f'''\
-        #!/usr/bin/env bash
-        # stand-in interpreter for tools/install_mmcv.sh
-        case "$*" in
-          *sysconfig*) echo {site} ;;
-          "-") cat >/dev/null; echo "{TORCH} 13.0 $FAKE_GPU_ARCHS" ;;
-          *"import mmcv"*) [ -n "$FAKE_MMCV_OK" ] ;;
-          *torch.__file__*) echo /nonexistent ;;
-          *"pip download"*) exit 1 ;;
-          *"pip install"*) echo "$*" >> {tmp_path}/pip.log ;;
-          *) echo "unexpected: $*" >&2; exit 3 ;;
-        esac
-        '''))
-    py.chmod(0o755)
-    cache = tmp_path / 'cache'
-
-    def cache_wheel(variant):
-        folder = cache / 'wheels' / f'torch-{TORCH}' / variant
-        folder.mkdir(parents=True)
-        wheel = folder / 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl'
-        wheel.write_text('')
-        return str(wheel)
-
-    def run(gpu_archs='-', mode=None, arch_list=None, mmcv_ok=False):
-        env = {k: v for k, v in os.environ.items()
-               if k not in ('FX_MMCV_CUDA', 'TORCH_CUDA_ARCH_LIST',
-                            'CUDA_HOME')}
-        env.update(FAKE_GPU_ARCHS=gpu_archs, PATH='/usr/bin:/bin')
-        if mode is not None:
-            env['FX_MMCV_CUDA'] = mode
-        if arch_list is not None:
-            env['TORCH_CUDA_ARCH_LIST'] = arch_list
-        if mmcv_ok:
-            env['FAKE_MMCV_OK'] = '1'
-        proc = subprocess.run(
-            ['bash', repo_path('tools', 'install_mmcv.sh'), str(py), '2.1.0',
-             str(cache)], env=env, capture_output=True, text=True, timeout=60)
-        log = tmp_path / 'pip.log'
-        installed = log.read_text() if log.exists() else ''
-        marker = site / 'fx_mm_mmcv_built_for_torch.txt'
-        return proc, installed, marker.read_text().strip() if \
-            marker.exists() else None
-
-    return cache_wheel, run
+def test_cpu_machine_takes_the_cpu_wheel_even_beside_a_cuda_one(machine):
+    cpu = machine.cache_wheel('cpu')
+    machine.cache_wheel('cuda13.0-sm90ptx')
+    run = machine.install_mmcv(gpu_archs='-')
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert cpu in run.calls and 'cuda13.0' not in run.calls
+    assert run.marker == f'{TORCH} cpu'
 
 
-def test_cpu_machine_takes_the_cpu_wheel_even_beside_a_cuda_one(fake):
-    cache_wheel, run = fake
-    cpu = cache_wheel('cpu')
-    cache_wheel('cuda13.0-sm90')
-    proc, installed, marker = run(gpu_archs='-')
-    assert proc.returncode == 0, proc.stderr
-    assert cpu in installed and 'cuda13.0' not in installed
-    assert marker == f'{TORCH} cpu'
+def test_gpu_machine_takes_the_cuda_wheel_of_its_architecture(machine):
+    machine.cache_wheel('cpu')
+    machine.cache_wheel('cuda13.0-sm80ptx')
+    machine.cache_wheel('cuda13.0-sm90')  # built without PTX: not this one
+    h100 = machine.cache_wheel('cuda13.0-sm90ptx')
+    run = machine.install_mmcv(gpu_archs='9.0')
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert h100 in run.calls
+    assert '/cpu/' not in run.calls and 'sm90/' not in run.calls
+    assert run.marker == f'{TORCH} cuda13.0-sm90ptx'
 
 
-def test_gpu_machine_takes_the_cuda_wheel_of_its_architecture(fake):
-    cache_wheel, run = fake
-    cache_wheel('cpu')
-    cache_wheel('cuda13.0-sm80')
-    h100 = cache_wheel('cuda13.0-sm90')
-    proc, installed, marker = run(gpu_archs='9.0')
-    assert proc.returncode == 0, proc.stderr
-    assert h100 in installed and '/cpu/' not in installed
-    assert marker == f'{TORCH} cuda13.0-sm90'
-
-
-def test_forced_cuda_without_gpu_uses_the_default_architectures(fake):
-    cache_wheel, run = fake
-    wheel = cache_wheel('cuda13.0-sm80_90')
-    proc, installed, marker = run(gpu_archs='-', mode='1')
-    assert proc.returncode == 0, proc.stderr
-    assert 'TORCH_CUDA_ARCH_LIST=8.0;9.0' in proc.stdout
-    assert wheel in installed and marker == f'{TORCH} cuda13.0-sm80_90'
+def test_forced_cuda_without_gpu_uses_the_default_architectures(machine):
+    wheel = machine.cache_wheel('cuda13.0-sm80_90ptx')
+    run = machine.install_mmcv(gpu_archs='-', mode='1')
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert 'TORCH_CUDA_ARCH_LIST=8.0;9.0+PTX' in run.proc.stdout
+    assert wheel in run.calls
+    assert run.marker == f'{TORCH} cuda13.0-sm80_90ptx'
     # An explicit list names its own wheel folder.
-    ptx = cache_wheel('cuda13.0-sm86ptx')
-    proc, installed, marker = run(gpu_archs='-', mode='1',
-                                  arch_list='8.6+PTX')
-    assert proc.returncode == 0, proc.stderr
-    assert ptx in installed and marker == f'{TORCH} cuda13.0-sm86ptx'
+    ptx = machine.cache_wheel('cuda13.0-sm86ptx')
+    run = machine.install_mmcv(gpu_archs='-', mode='1', arch_list='8.6+PTX')
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert ptx in run.calls and run.marker == f'{TORCH} cuda13.0-sm86ptx'
 
 
-def test_failed_cuda_build_falls_back_to_cpu_and_says_so(fake):
-    cache_wheel, run = fake
-    cpu = cache_wheel('cpu')  # no CUDA wheel: the script must compile
-    proc, installed, marker = run(gpu_archs='8.0')
-    assert proc.returncode == 0, proc.stderr
-    assert 'The CUDA build of mmcv 2.1.0 failed' in proc.stderr
-    assert 'logs/mmcv-2.1.0-torch-2.14.1+cu130-cuda13.0-sm80-' in proc.stderr
-    assert 'pure-PyTorch path' in proc.stderr
-    assert cpu in installed
-    assert marker == f'{TORCH} cpu'
+def test_several_visible_gpu_kinds_get_ptx_for_the_newest_only(machine):
+    """An A100 and an H100 in one machine: SASS for both, PTX for 9.0."""
+    machine.cache_wheel('cuda13.0-sm80_90ptx')
+    run = machine.install_mmcv(gpu_archs='9.0;8.0;9.0')
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert 'TORCH_CUDA_ARCH_LIST=8.0;9.0+PTX' in run.proc.stdout
+    assert run.marker == f'{TORCH} cuda13.0-sm80_90ptx'
 
 
-def test_nothing_builds_when_neither_build_can_be_made(fake):
-    _, run = fake
-    proc, installed, marker = run(gpu_archs='-')
-    assert proc.returncode != 0
-    assert 'failed to compile' in proc.stderr
-    assert installed == '' and marker is None  # environment untouched
+def test_a_users_arch_list_is_built_as_given_and_said(machine):
+    """No +PTX is added to the user's own list, and the script says what
+    that means; the wheel's variant names exactly that list."""
+    machine.cache_wheel('cuda13.0-sm80_86')
+    run = machine.install_mmcv(gpu_archs='9.0', arch_list='8.0;8.6')
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert 'TORCH_CUDA_ARCH_LIST=8.0;8.6 is yours' in run.proc.stdout
+    assert 'no PTX added' in run.proc.stdout
+    assert run.marker == f'{TORCH} cuda13.0-sm80_86'
 
 
-def test_up_to_date_install_is_left_alone(fake):
-    cache_wheel, run = fake
-    cache_wheel('cpu')
-    run(gpu_archs='-')
-    proc, installed_again, _ = run(gpu_archs='-', mmcv_ok=True)
-    assert 'nothing to do' in proc.stdout
+def test_the_build_gets_the_ptx_arch_list(machine):
+    """Nothing cached: the CUDA compile is handed TORCH_CUDA_ARCH_LIST with
+    +PTX, and its wheel lands in the ptx-named cache folder."""
+    home = machine.cuda_home('cuda-13.0', '13.0')
+    run = machine.install_mmcv(gpu_archs='9.0', sdist=True, cuda_home=home)
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert 'build FORCE_CUDA=1' in run.calls
+    assert 'TORCH_CUDA_ARCH_LIST=9.0+PTX ' in run.calls
+    built = machine.cache / 'wheels' / f'torch-{TORCH}' / 'cuda13.0-sm90ptx'
+    assert (built / WHEEL).exists()
+    info = (built / 'build_info.txt').read_text()
+    assert 'arch_list 9.0+PTX' in info
+    assert run.marker == f'{TORCH} cuda13.0-sm90ptx'
+
+
+def test_cpu_build_on_a_gpu_machine_hides_the_gpus(machine):
+    """mmcv 2.1.0's setup.py compiles its CUDA kernels whenever
+    torch.cuda.is_available() (setup.py: `if ... torch.cuda.is_available()
+    or os.getenv('FORCE_CUDA', '0') == '1'`), FORCE_CUDA=0 or not: a CPU
+    build on a GPU machine (FX_MMCV_CUDA=0, or the fallback after a failed
+    CUDA build) must not let torch see the GPUs."""
+    run = machine.install_mmcv(gpu_archs='9.0', mode='0', sdist=True)
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert 'build FORCE_CUDA=0 CUDA_VISIBLE_DEVICES= ' in run.calls
+    assert run.marker == f'{TORCH} cpu'
+
+
+def test_failed_cuda_build_falls_back_to_cpu_and_says_so(machine):
+    cpu = machine.cache_wheel('cpu')  # no CUDA wheel: the script must compile
+    run = machine.install_mmcv(gpu_archs='8.0')
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert 'The CUDA build of mmcv 2.1.0 failed' in run.proc.stderr
+    assert ('logs/mmcv-2.1.0-torch-2.14.1+cu130-cuda13.0-sm80ptx-'
+            in run.proc.stderr)
+    assert 'pure-PyTorch path' in run.proc.stderr
+    assert cpu in run.calls
+    assert run.marker == f'{TORCH} cpu'
+
+
+def test_fallback_compiles_the_cpu_build_with_the_gpus_hidden(machine):
+    """The CUDA compile fails, nothing is cached: the CPU build that
+    follows sees no GPU (see the test above for why)."""
+    home = machine.cuda_home('cuda-13.0', '13.0')
+    run = machine.install_mmcv(gpu_archs='9.0', sdist=True, cuda_home=home,
+                               cuda_build_fails=True)
+    assert run.proc.returncode == 0, run.proc.stderr
+    builds = [c for c in run.calls.splitlines() if c.startswith('build')]
+    assert [b.split()[1] for b in builds] == ['FORCE_CUDA=1', 'FORCE_CUDA=0']
+    assert 'CUDA_VISIBLE_DEVICES= ' in builds[1]
+    assert run.marker == f'{TORCH} cpu'
+
+
+def test_nothing_builds_when_neither_build_can_be_made(machine):
+    run = machine.install_mmcv(gpu_archs='-')
+    assert run.proc.returncode != 0
+    assert 'failed to compile' in run.proc.stderr
+    assert 'pip install' not in run.calls and run.marker is None
+
+
+def test_up_to_date_install_is_left_alone(machine):
+    machine.cache_wheel('cpu')
+    machine.install_mmcv(gpu_archs='-')
+    run = machine.install_mmcv(gpu_archs='-', mmcv_ok=True)
+    assert 'nothing to do' in run.proc.stdout
     # on a GPU machine the same CPU install is not "up to date"
-    proc, _, _ = run(gpu_archs='9.0', mmcv_ok=True)
-    assert 'nothing to do' not in proc.stdout
+    run = machine.install_mmcv(gpu_archs='9.0', mmcv_ok=True)
+    assert 'nothing to do' not in run.proc.stdout
 
 
-def test_cuda_asked_of_a_torch_without_cuda_is_refused(fake, tmp_path):
-    _, run = fake
-    py = tmp_path / 'python'
-    py.write_text(py.read_text().replace('13.0 $FAKE', 'none $FAKE'))
-    proc, installed, _ = run(mode='1')
-    assert proc.returncode == 2 and 'has no CUDA' in proc.stderr
-    assert installed == ''
+def test_cuda_asked_of_a_torch_without_cuda_is_refused(machine):
+    run = machine.install_mmcv(mode='1', torch_cuda='none')
+    assert run.proc.returncode == 2 and 'has no CUDA' in run.proc.stderr
+    assert run.calls == ''
+
+
+def test_an_unreadable_arch_list_is_refused_before_compiling(machine):
+    run = machine.install_mmcv(mode='1', arch_list='8.0,9.0', sdist=True)
+    assert run.proc.returncode == 2
+    assert "TORCH_CUDA_ARCH_LIST='8.0,9.0'" in run.proc.stderr
+    assert run.calls == ''

@@ -31,7 +31,9 @@ def find_cuobjdump():
     site = sysconfig.get_paths()['purelib']
     candidates = [shutil.which('cuobjdump')] + glob.glob(
         osp.join(site, 'nvidia', 'cu*', 'bin', 'cuobjdump')) + glob.glob(
-        '/usr/local/cuda*/bin/cuobjdump')
+        '/usr/local/cuda*/bin/cuobjdump') + glob.glob(
+        # triton (installed with torch) ships one
+        osp.join(site, 'triton', 'backends', 'nvidia', 'bin', 'cuobjdump'))
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
 
 
@@ -80,6 +82,29 @@ def test_device_code_for_every_architecture(extension):
     for kernel in KERNELS:
         # one device function (float and double instantiations) per arch
         assert symbols.count(kernel) >= 2 * len(archs), kernel
+
+
+def test_ptx_for_every_architecture_listed_with_it(extension):
+    """An architecture listed with +PTX (by default the newest,
+    tools/mmcv_variant.py) carries PTX, which a GPU newer than every listed
+    architecture JIT-compiles instead of failing with "no kernel image is
+    available for execution on the device"."""
+    so, info = extension
+    wanted = [a.strip().split('+')[0].replace('.', '')
+              for a in info['arch_list'].split(';')
+              if a.strip().endswith('+PTX')]
+    if not wanted:
+        pytest.skip(f"this wheel was built without PTX (TORCH_CUDA_ARCH_LIST "
+                    f"{info['arch_list']}, the user's own)")
+    cuobjdump = find_cuobjdump()
+    if cuobjdump is None:
+        pytest.skip('cuobjdump not found (pip install nvidia-cuda-cuobjdump)')
+    listing = subprocess.run([cuobjdump, '--list-ptx', so],
+                             capture_output=True, text=True,
+                             check=True).stdout
+    # one line per PTX file: "PTX file    1: _ext.1.sm_90.ptx"
+    has = set(re.findall(r'\.sm_(\d+a?)\.ptx', listing))
+    assert set(wanted) <= has, (wanted, listing[:500])
 
 
 def test_wheel_is_filed_under_its_torch_cuda_and_architectures(extension):
