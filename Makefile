@@ -23,8 +23,15 @@ MMCV_VER   := 2.1.0
 FX_CACHE   ?= $(HOME)/.cache/fx_mm
 FX_MMCV_CUDA ?= auto
 export FX_MMCV_CUDA
-# One stamp per build mode: asking for another mode re-runs the mmcv step.
-STAMP      := $(VENV)/.fx_mm-installed-mmcv-$(FX_MMCV_CUDA)
+# The mmcv build this machine asks for (cpu, or cuda<release>-sm<archs>), resolved by
+# tools/mmcv_variant.py from FX_MMCV_CUDA, TORCH_CUDA_ARCH_LIST and the GPUs the venv's
+# torch sees: one `import torch` per make run, no GPU needed; "none" before the venv has
+# a torch. The stamp is named after the mode and this variant, so a venv installed where
+# no GPU is visible (a login node, a container build) gets its CUDA build from
+# `make install` or `make test-gpu` on the GPU node, and so do other architectures or
+# another mode; on an unchanged machine the stamp stands and nothing re-runs.
+MMCV_VARIANT := $(firstword $(shell test -x $(PY) && $(PY) tools/mmcv_variant.py 2>/dev/null) none)
+STAMP      := $(VENV)/.fx_mm-installed-mmcv-$(FX_MMCV_CUDA)-$(MMCV_VARIANT)
 REQS       := requirements/torch.txt requirements/build.txt requirements/runtime.txt requirements/tests.txt setup.py
 
 .PHONY: install test test-gpu demo clean-venv
@@ -42,7 +49,7 @@ $(STAMP): $(REQS)
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	$(PY) -m fx_mm.env --short
 	rm -f $(VENV)/.fx_mm-installed*
-	touch $(STAMP)
+	variant=$$($(PY) tools/mmcv_variant.py) && touch $(VENV)/.fx_mm-installed-mmcv-$(FX_MMCV_CUDA)-$$variant
 
 test: install
 	$(PY) -m pytest -q tests
