@@ -73,8 +73,14 @@ load_from = None
 resume = False
 randomness = dict(seed=0)
 
+# allow_tf32: fp32 matmuls and cuDNN convolutions may use TF32 tensor cores
+# (Ampere and newer GPUs; applied by fx_mm/utils/runtime.py); False: full
+# fp32. cudnn_benchmark (off): cuDNN would time its algorithms for each new
+# convolution shape; images are resized to one size, so a run meets few
+# shapes, but the algorithms picked may differ from run to run.
 env_cfg = dict(
     cudnn_benchmark=False,
+    allow_tf32=True,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'))
 # Branches a batch does not use get no gradient. broadcast_buffers (torch's
