@@ -9,6 +9,8 @@ from mmengine.registry import METRICS
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from .rank_collection import COLLECT_DEVICE
+
 IOU_THRS = np.round(np.arange(0.40, 0.951, 0.05), 2)  # 0.40, 0.45, ..., 0.95
 
 
@@ -94,12 +96,22 @@ class CocoAP40Metric(BaseMetric):
 
     Works on mmdet samples: ``pred_instances`` (boxes in original pixels) and
     ``gt_instances`` (loaded after resizing, hence also original pixels).
+
+    Args:
+        classes (Sequence[str], optional): Class names (label i is class i);
+            default: the dataset's ``classes``.
+        max_dets (int): Detections kept per image (COCO's largest maxDets).
+        collect_device (str): How the ranks' results reach rank 0: 'gpu'
+            (the default; mmengine's name for gathering through the process
+            group, NCCL or gloo) or 'cpu' (through a folder that every node
+            must share); see :mod:`.rank_collection`.
+        prefix (str, optional): Metric name prefix (e.g. ``TBX11K/loc``).
     """
 
     default_prefix = 'loc'
 
     def __init__(self, classes: Optional[Sequence[str]] = None,
-                 max_dets: int = 100, collect_device: str = 'cpu',
+                 max_dets: int = 100, collect_device: str = COLLECT_DEVICE,
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.classes, self.max_dets = classes, max_dets

@@ -7,6 +7,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.registry import METRICS
 from sklearn.metrics import roc_auc_score
 
+from .rank_collection import COLLECT_DEVICE
+
 
 def multilabel_auc(scores: np.ndarray, labels: np.ndarray,
                    classes: Sequence[str], where: str = '') -> dict:
@@ -50,13 +52,17 @@ class MultiLabelAUC(BaseMetric):
     Args:
         classes (Sequence[str], optional): Class names; default: the
             dataset's ``classes``.
+        collect_device (str): How the ranks' results reach rank 0: 'gpu'
+            (the default; mmengine's name for gathering through the process
+            group, NCCL or gloo) or 'cpu' (through a folder that every node
+            must share); see :mod:`.rank_collection`.
         prefix (str, optional): Metric name prefix (e.g. ``CheXpert/cls``).
     """
 
     default_prefix = 'cls'
 
     def __init__(self, classes: Optional[Sequence[str]] = None,
-                 collect_device: str = 'cpu',
+                 collect_device: str = COLLECT_DEVICE,
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.classes = classes

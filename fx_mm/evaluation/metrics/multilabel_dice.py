@@ -5,6 +5,8 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.registry import METRICS
 
+from .rank_collection import COLLECT_DEVICE
+
 
 def dice_stats(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Per-class intersection, prediction area and truth area of one image.
@@ -56,12 +58,21 @@ class MultiLabelDice(BaseMetric):
 
     Reads ``pred_sem_seg.data`` and ``gt_sem_seg.data`` (C, H, W) of each
     sample.
+
+    Args:
+        classes (Sequence[str], optional): Class names; default: the
+            dataset's ``classes``.
+        collect_device (str): How the ranks' results reach rank 0: 'gpu'
+            (the default; mmengine's name for gathering through the process
+            group, NCCL or gloo) or 'cpu' (through a folder that every node
+            must share); see :mod:`.rank_collection`.
+        prefix (str, optional): Metric name prefix (e.g. ``JSRT/seg``).
     """
 
     default_prefix = 'seg'
 
     def __init__(self, classes: Optional[Sequence[str]] = None,
-                 collect_device: str = 'cpu',
+                 collect_device: str = COLLECT_DEVICE,
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.classes = classes
