@@ -54,3 +54,39 @@ def read_prepared(out: str, loc_classes: Sequence[str],
     """``read_cls``, ``read_boxes`` and ``read_splits`` of one output."""
     return (read_cls(out, cls_column), read_boxes(out, loc_classes),
             read_splits(out))
+
+
+def build_from_table(config: str, entry: str, data_root: str, task: str,
+                     split: str, **task_entry):
+    """One (task, split) of a prepared folder as fx_mm's loops build it.
+
+    Args:
+        config (str): A file of ``configs/_base_/datasets/``.
+        entry (str): The table entry (a variable of that file).
+        data_root (str): The prepared folder (replaces the entry's).
+        task (str): 'cls', 'loc' or 'seg'.
+        split (str): 'train', 'val' or 'test'.
+        **task_entry: Keys replacing the task entry's (e.g. ``classes``).
+
+    Returns:
+        The built dataset (its pipeline: configs/_base_/pipelines/cxr_128.py,
+        train or test).
+    """
+    from mmengine.config import Config
+    from mmengine.registry import DATASETS, init_default_scope
+
+    import fx_mm  # noqa: F401  (registers the dataset classes)
+    from fx_mm.datasets.dataset_table import check_table, dataset_cfg
+    from tests.conftest import repo_path
+
+    table = Config.fromfile(
+        repo_path('configs', '_base_', 'datasets', config)).to_dict()[entry]
+    table = dict(table, data_root=data_root,
+                 **{task: dict(table[task], **task_entry)})
+    check_table([table])
+    pipelines = Config.fromfile(repo_path(
+        'configs', '_base_', 'pipelines', 'cxr_128.py')).fx_pipelines
+    pipeline = pipelines[task]['train' if split == 'train' else 'test']
+    # The model base configs' scope (unprefixed transforms are mmdet's).
+    init_default_scope('mmdet')
+    return DATASETS.build(dataset_cfg(table, task, split, pipeline))
