@@ -123,7 +123,9 @@ class PreparedWriter:
             pixels (np.ndarray, optional): Already decoded (H, W) pixels.
 
         Returns:
-            str: The image's file name in the layout.
+            str: The image's file name in the layout; ``images[name]`` holds
+            its ``width`` / ``height`` as written, the ``scale`` applied and
+            the delivered ``source_size`` (width, height).
         """
         base = file_name or osp.basename(src_path)
         if self.resize or pixels is not None:
@@ -137,14 +139,15 @@ class PreparedWriter:
                                   interpolation=cv2.INTER_AREA)
             self._submit(_write_png, osp.join(self.out, 'images', base), gray)
             self.images[base] = dict(width=gray.shape[1], height=gray.shape[0],
-                                     scale=scale)
+                                     scale=scale, source_size=(w, h))
         else:
             # Decode (once) before copying: an unreadable file must leave no
             # copy; the decoded pixels give the size.
             h, w = read_gray(src_path).shape
             self._submit(shutil.copyfile, src_path,
                          osp.join(self.out, 'images', base))
-            self.images[base] = dict(width=w, height=h, scale=1.0)
+            self.images[base] = dict(width=w, height=h, scale=1.0,
+                                     source_size=(w, h))
         return base
 
     def add_image_or_skip(self, src_path: str,

@@ -4,13 +4,16 @@ import json
 import os.path as osp
 import re
 import shutil
+from xml.etree import ElementTree
 
 import cv2
 import numpy as np
 import pytest
 
+from data_prep.__main__ import main as data_prep_main
 from data_prep.converters.tbx11k import convert
-from tests.data_prep.prepared import read_prepared
+from tests.data_prep.prepared import (build_from_table, read_boxes,
+                                     read_prepared, read_splits)
 from tests.conftest import run_python, shared_data
 
 SPLITS = ('train', 'val', 'test')
@@ -165,3 +168,106 @@ def test_box_outside_image_and_corrupt_png(tmp_path):
     assert re.match(r'.*TBX11K_train.json, annotation 4: tb0003.png: box '
                     r'\(480.0, 10.0, 540.0, 30.0\)', summary[
                         'skipped_examples']['box clipped to the image'][0])
+
+
+def test_tb_only_download_writes_loc_only(tmp_path):
+    """No TB-negative image: no cls task (a head would have no negatives);
+    a TB image without boxes then has no labels at all."""
+    tb_train = [e for e in TRAIN if e[0].startswith('tb/')]
+    tb_val = [e for e in VAL if e[0].startswith('tb/')]
+    src = _fixture(tmp_path, tb_train, tb_val)
+    out = str(tmp_path / 'out')
+    summary = convert(str(src), out)
+    assert summary['classes'] == {'loc': ['TB']}
+    assert 'no TB-negative image' in summary['cls_omitted']
+    assert 'cls_positives' not in summary
+    assert not osp.exists(osp.join(out, 'cls', 'train.csv'))
+    assert summary['skipped'] == {'TB image without boxes (no labels)': 1}
+    assert summary['images'] == 3 and summary['boxes'] == {'TB': 4}
+    splits = read_splits(out)
+    assert 'tb1199.png' not in sum(splits.values(), [])
+    assert splits['test'] == ['tb0900.png']
+    assert summary['split_policy'].startswith('official val = test')
+    # Negatives listed but absent from --src (a partial download) leave the
+    # images TB-only just the same.
+    src = _fixture(tmp_path / 'b', TRAIN, VAL)
+    for folder in ('health', 'sick'):
+        shutil.rmtree(src / 'imgs' / folder)
+    summary = convert(str(src), str(tmp_path / 'out2'), allow_partial=True)
+    assert summary['classes'] == {'loc': ['TB']}
+    assert summary['skipped']['image file missing'] == 22
+
+
+def test_boxes_follow_the_files_pixel_grid(tmp_path):
+    """A JSON listing 512 px images beside 256 px files: boxes are scaled to
+    the files, and the images counted."""
+    src = _fixture(tmp_path, TRAIN, VAL)
+    for path in (src / 'imgs' / 'tb').iterdir():
+        cv2.imwrite(str(path), np.full((256, 256), 90, np.uint8))
+    summary = convert(str(src), str(tmp_path / 'out'))
+    assert summary['boxes_rescaled']['images'] == 3  # tb0001, tb0002, tb0900
+    assert 'tb/tb0001.png listed at (512, 512), file (256, 256)' in summary[
+        'boxes_rescaled']['examples'][0]
+    _, boxes, _ = _read(str(tmp_path / 'out'))
+    assert np.allclose(boxes['tb0001.png'], [(5.25, 10.125, 15, 20)],
+                       atol=0.01)
+    assert boxes['tb0900.png'] == [(200, 200, 50, 50)]
+    # Where JSON and files agree nothing is scaled.
+    summary = convert(str(_fixture(tmp_path / 'b', TRAIN, VAL)),
+                      str(tmp_path / 'out2'))
+    assert summary['boxes_rescaled'] == dict(images=0, examples=[])
+
+
+def _xml_boxes(path):
+    """(width, height), [(x1, y1, x2, y2)] of a Pascal VOC file."""
+    root = ElementTree.parse(path).getroot()
+    size = (int(root.find('size/width').text),
+            int(root.find('size/height').text))
+    boxes = [tuple(float(o.find(f'bndbox/{k}').text)
+                   for k in ('xmin', 'ymin', 'xmax', 'ymax'))
+             for o in root.iter('object')]
+    return size, boxes
+
+
+def test_real_tb_subset_for_localization(tmp_path, capsys):
+    """../shared/data/tbx11k_tb_subset: 800 TB images at 256 px (official
+    train 600 / 902 boxes, val 200 / 309); loc only; every box in the
+    256 px grid, where the XML's box at the scan's size lands."""
+    src = shared_data('tbx11k_tb_subset')
+    out = str(tmp_path / 'tbx11k_tb')
+    assert data_prep_main(['tbx11k', '--src', src, '--out', out]) == 0
+    assert '"cls_omitted"' in capsys.readouterr().out
+    summary = json.load(open(osp.join(out, 'meta.json')))
+    assert summary['classes'] == {'loc': ['TB']}
+    # One official-train image has no box: no labels, counted.
+    assert summary['skipped'] == {'TB image without boxes (no labels)': 1}
+    assert summary['images'] == 799
+    assert summary['boxes'] == {'TB': 902 + 309}
+    assert summary['splits']['test'] == 200
+    assert summary['splits']['train'] + summary['splits']['val'] == 599
+    assert 60 <= summary['splits']['val'] <= 90  # 1/8 of official train
+    assert summary['boxes_rescaled']['images'] == 0
+    boxes, splits = read_boxes(out, ['TB']), read_splits(out)
+    for name, image_boxes in boxes.items():
+        image = cv2.imread(osp.join(out, 'images', name), cv2.IMREAD_UNCHANGED)
+        assert image.shape[:2] == (256, 256)
+        (w, h), xml = _xml_boxes(osp.join(src, 'annotations', 'xml',
+                                          name.replace('.png', '.xml')))
+        want = sorted((x1 * 256 / w, y1 * 256 / h, (x2 - x1) * 256 / w,
+                       (y2 - y1) * 256 / h) for x1, y1, x2, y2 in xml)
+        got = sorted(image_boxes)
+        assert len(got) == len(want), name
+        for g, e in zip(got, want):
+            assert np.allclose(g, e, atol=0.6), (name, g, e)
+            assert g[0] >= 0 and g[1] >= 0 and g[0] + g[2] <= 256 \
+                and g[1] + g[3] <= 256
+    official_val = {osp.basename(line.strip()) for line in open(osp.join(
+        src, 'lists', 'TBX11K_val.txt'))}
+    assert set(splits['test']) == official_val
+    # The loc-only table entry reads it with fx_mm's detection dataset.
+    ds = build_from_table('tbx11k_tb_subset.py', 'tbx11k_tb_subset', out,
+                          'loc', 'train')
+    assert len(ds) == summary['splits']['train']
+    sample = ds[0]
+    assert tuple(sample['inputs'].shape[-2:]) == (128, 128)
+    assert len(sample['data_samples'].gt_instances.bboxes) >= 1
