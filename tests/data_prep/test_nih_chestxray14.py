@@ -1,6 +1,7 @@
 """NIH ChestX-ray14 converter on the real Data_Entry label file."""
 import csv
 import gzip
+import json
 import os.path as osp
 import shutil
 
@@ -8,8 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
+from data_prep.__main__ import main as data_prep_main
 from data_prep.converters.nih_chestxray14 import CLASSES, convert
-from tests.data_prep.prepared import read_cls
+from tests.data_prep.prepared import build_from_table, read_cls, read_splits
 from tests.conftest import shared_data
 
 
@@ -94,3 +96,73 @@ def test_corrupt_image_is_a_counted_skip(nih_src, tmp_path):
     assert summary['skipped']['unreadable image'] == 1
     assert summary['images'] == 60
     assert rows[0]['Image Index'] not in read_cls(str(tmp_path / 'out'))
+
+
+def test_label_table_outside_src_via_options(nih_src, tmp_path, capsys):
+    """A folder of images and the CSV downloaded elsewhere: --options
+    labels=PATH; without it the error says so."""
+    src, rows = nih_src
+    images_only = tmp_path / 'images_only'
+    shutil.copytree(src / 'images_001' / 'images', images_only / 'images')
+    table = str(src / 'Data_Entry_2017_v2020.csv.gz')
+    out = str(tmp_path / 'out')
+    # The command line, in-process.
+    assert data_prep_main(['nih_chestxray14', '--src', str(images_only),
+                           '--out', out, '--allow-partial', '--options',
+                           f'labels={table}']) == 0
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    assert meta['images'] == 61 and meta['labels_file'] == table
+    assert meta['split_policy'] == 'grouped_by_patient'
+    # Lists beside the table are the official split.
+    names = [r['Image Index'] for r in rows[:60]]
+    (src / 'test_list.txt').write_text('\n'.join(names[:10]) + '\n')
+    (src / 'train_val_list.txt').write_text('\n'.join(names[10:]) + '\n')
+    summary = convert(str(images_only), str(tmp_path / 'out2'),
+                      allow_partial=True, labels=table)
+    assert summary['split_policy'] == 'official_lists'
+    assert open(osp.join(tmp_path, 'out2', 'splits', 'test.txt')).read(
+    ).split() == sorted(names[:10])
+    capsys.readouterr()
+    assert data_prep_main(['nih_chestxray14', '--src', str(images_only),
+                           '--out', str(tmp_path / 'out3')]) == 1
+    assert '--options labels=PATH/Data_Entry_2017_v2020.csv.gz' in \
+        capsys.readouterr().err
+
+
+def test_real_nih1000_with_the_official_table(tmp_path):
+    """../shared/data/nih1000_64px (1,000 of the 112,120 listed images) with
+    the official Data_Entry table: every present image converted with its
+    official labels, no patient in two splits."""
+    src = shared_data('nih1000_64px')
+    table = shared_data('official_formats', 'nih_chestxray14',
+                        'Data_Entry_2017_v2020.csv.gz')
+    out = str(tmp_path / 'nih1000')
+    summary = convert(src, out, allow_partial=True, labels=table)
+    with gzip.open(table, 'rt') as f:
+        rows = {r['Image Index']: r for r in csv.DictReader(f)}
+    assert len(rows) == 112120
+    assert summary['images'] == 1000
+    assert summary['skipped'] == {'image file missing': 112120 - 1000}
+    assert sum(summary['splits'].values()) == 1000
+    cls = read_cls(out)
+    no_finding = 0
+    for name, row in cls.items():
+        findings = set(rows[name]['Finding Labels'].replace(
+            'Pleural_Thickening', 'Pleural Thickening').split('|'))
+        assert {c for c in CLASSES if row[c] == '1'} == findings - {
+            'No Finding'}, name
+        no_finding += findings == {'No Finding'}
+    assert no_finding == 499  # as ../shared/data/README.md says
+    seen = {}
+    for split, names in read_splits(out).items():
+        for name in names:
+            assert seen.setdefault(rows[name]['Patient ID'], split) == split
+    assert len(seen) == 264
+    assert sum(summary['patients'].values()) == 264
+    # The dataset table entry reads it with fx_mm's classification dataset.
+    ds = build_from_table('nih_chestxray14.py', 'nih_chestxray14', out,
+                          'cls', 'test')
+    assert len(ds) == summary['splits']['test']
+    name = osp.basename(ds.get_data_info(0)['img_path'])
+    assert ds.get_raw_labels()[0].tolist() == [
+        float(cls[name][c]) for c in CLASSES]
