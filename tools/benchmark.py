@@ -10,6 +10,8 @@
         [--steps 5] [--tasks cls,loc,seg] [--activation-checkpointing]
     python tools/benchmark.py data_prep [--count 20000] [--size 640]
         [--resize 512] [--work-dir DIR]
+    python tools/benchmark.py ddp [--config configs/fx_cls.py] [--steps 2]
+        [--ddp-wrapper config|torch]
 
 train: on the Swin-B model at 224 px, batch 2, a few steps each after one
 warm-up step, prints one line per ratio with both absolute times (and the
@@ -50,6 +52,17 @@ multitask predict / three single-task predicts ratio on the GPU (target
 data_prep: images per second of the NIH ChestX-ray14 and CheXpert converters
 on a generated download (tools/benchmark_data_prep.py), with --resize and as
 delivered; target >= 200 images/s with --resize 512 on 2 cores.
+
+ddp: 2 gloo processes on the CPU train the config's model (Swin-B, 224 px,
+batch 2 per process, a different random batch on each rank), wrapped as the
+config's model_wrapper_cfg says (--ddp-wrapper torch: mmengine's
+MMDistributedDataParallel with find_unused_parameters, the wrapper before
+PassDistributedDataParallel), with the real LockReleaseHook freezing. One
+line per pass kind (cls, loc lock, loc release, seg lock, seg release):
+bytes handed to torch.distributed.all_reduce per step (DDP's buckets through
+torch's Python all-reduce comm hook) over the bytes of the gradients the
+pass trains (present when the optimizer steps), target <= 1.1; then the
+lock/release step-time ratio with 2 processes per task.
 
 train and infer inputs are random tensors of the real shapes: they measure
 compute, not data loading.
@@ -398,6 +411,46 @@ def bench_memory(args):
               f"{on['time']:.2f} s vs {off['time']:.2f} s", flush=True)
 
 
+# --------------------------------------------------------------------- ddp
+def bench_ddp(args):
+    from fx_mm.testing.pass_communication import measure_passes
+
+    def size(num_bytes):
+        return (f'{num_bytes / 2**20:.1f} MiB' if num_bytes >= 2**20 else
+                f'{num_bytes / 2**10:.1f} KiB')
+
+    wrapper_cfg = None if args.ddp_wrapper == 'config' else dict(
+        type='MMDistributedDataParallel', find_unused_parameters=True,
+        broadcast_buffers=True)
+    name = (Config.fromfile(args.config).model_wrapper_cfg['type']
+            if wrapper_cfg is None else wrapper_cfg['type'])
+    print(f'2 gloo processes x 1 thread, {osp.basename(args.config)}, '
+          f'{name}, 224 px, batch 2 per process; median of {args.steps} '
+          'steps after 1 warm-up step', flush=True)
+    results = measure_passes(args.config, steps=args.steps, size=224,
+                             batch_size=2, world_size=2,
+                             wrapper_cfg=wrapper_cfg)
+    ratios, seconds = [], {}
+    for r in results:
+        ratio = r['allreduce_bytes'] / r['trainable_bytes']
+        ratios.append(ratio)
+        seconds[(r['task'], r['kind'])] = r['step_seconds']
+        print(f"{r['task']} {r['kind']} ({r['dataset']}): step "
+              f"{r['step_seconds']:.2f} s, all-reduced "
+              f"{size(r['allreduce_bytes'])} per step, trainable "
+              f"gradients {size(r['trainable_bytes'])}, parameters "
+              'identical on both ranks: '
+              f"{'yes' if r['ranks_identical_after_each_step'] else 'NO'} "
+              f'-- allreduce/trainable = {ratio:.2f}', flush=True)
+    worst = max(ratios)
+    print(f"allreduce/trainable: worst {worst:.2f} "
+          f"({'meets' if worst <= 1.1 else 'MISSES'} target <= 1.1 for every "
+          'pass kind)', flush=True)
+    for task in ('loc', 'seg'):
+        line(f'{task} lock/release step, 2 processes', seconds[(task, 'lock')],
+             seconds[(task, 'release')], 0.6, 'lock', 'release')
+
+
 # --------------------------------------------------------------------- gpu
 def bench_gpu(cfg, args):
     if not torch.cuda.is_available():
@@ -441,11 +494,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('mode',
                         choices=['train', 'infer', 'data', 'memory', 'gpu',
-                                 'data_prep'])
+                                 'data_prep', 'ddp'])
     parser.add_argument('--config', default='configs/fx_cls.py')
     parser.add_argument('--steps', type=int, default=None,
-                        help='timed steps per figure (default: 3; memory 2; '
-                        'gpu 5)')
+                        help='timed steps per figure (default: 3; memory, '
+                        'ddp 2; gpu 5)')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--batches', type=int, default=20,
                         help='data: batches timed per task')
@@ -476,16 +529,23 @@ def main():
     parser.add_argument('--work-dir', default=None,
                         help='data_prep: where the generated download is '
                         'kept (reused when it exists); default a temp dir')
+    parser.add_argument(
+        '--ddp-wrapper', choices=['config', 'torch'], default='config',
+        help="ddp: the config's model_wrapper_cfg, or mmengine's "
+        'MMDistributedDataParallel(find_unused_parameters=True) to compare')
     parser.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--task', help=argparse.SUPPRESS)
     parser.add_argument('--cp', type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps is None:
-        args.steps = dict(memory=2, gpu=5).get(args.mode, 3)
+        args.steps = dict(memory=2, gpu=5, ddp=2).get(args.mode, 3)
     MMLogger.get_instance('mmengine', log_level='WARNING')
     if args.mode == 'data_prep':
         from benchmark_data_prep import bench_data_prep
         bench_data_prep(args.count, args.size, args.resize, args.work_dir)
+        return
+    if args.mode == 'ddp':
+        bench_ddp(args)
         return
     cfg = Config.fromfile(args.config)
     if args.mode == 'memory' and args.child:
