@@ -12,6 +12,10 @@ Writes ``test_metrics.json`` (every metric, ``<dataset>/<task>/<metric>``),
 ``test_table.md`` (paper Table 4 layout: dataset rows; AUC, mAP40, Dice) and
 ``test_table_per_class.md`` (AUC, AP40 and Dice of every class of every
 dataset) into the work dir and prints the Table-4 one.
+
+Every dataset the config evaluates is checked first: when any is not
+prepared, one table says what is missing and the ``python -m data_prep``
+command that makes it, and the exit status is 2.
 """
 import argparse
 import os.path as osp
@@ -23,6 +27,7 @@ from mmengine.dist import get_rank  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import fx_mm  # noqa: E402,F401
+from fx_mm.datasets.data_check import exit_if_data_missing  # noqa: E402
 from fx_mm.evaluation import metrics_table, write_report  # noqa: E402
 from fx_mm.utils.checkpoint_parts import (checkpoint_state,  # noqa: E402
                                           holds_teacher, predictor_for)
@@ -48,6 +53,7 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = runtime_cfg_from_args(args)
+    exit_if_data_missing(cfg, (args.split, ), args.config)
     cfg.load_from = args.checkpoint
     state = checkpoint_state(args.checkpoint)
     try:

@@ -13,6 +13,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.runner import Runner  # noqa: E402
 
 import fx_mm  # noqa: E402,F401  (registers components, safe checkpoint load)
+from fx_mm.datasets.data_check import exit_if_data_missing  # noqa: E402
 from fx_mm.utils.runtime import (add_runner_args,  # noqa: E402
                                  runtime_cfg_from_args)
 
@@ -44,6 +45,10 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = runtime_cfg_from_args(args)
+    # Every dataset the run reads, checked before anything is built: one
+    # table of what is missing and how to make it, exit status 2.
+    exit_if_data_missing(cfg, ('train', 'val') if cfg.get('val_cfg')
+                         else ('train', ), args.config)
     if args.amp:
         amp_type = dict(FXOptimWrapper='FXAmpOptimWrapper',
                         OptimWrapper='AmpOptimWrapper')
