@@ -1,77 +1,56 @@
-"""Deformable attention on a GPU whatever mmcv build is installed.
+"""Deformable attention on a GPU whatever mmcv build and autocast dtype.
 
 mmcv's ``MultiScaleDeformableAttention.forward`` (mmcv 2.1.0,
 mmcv/ops/multi_scale_deform_attn.py) calls the compiled op
 ``MultiScaleDeformableAttnFunction.apply`` whenever ``value.is_cuda``, and its
-pure-PyTorch ``multi_scale_deformable_attn_pytorch`` otherwise. An mmcv built
-without CUDA (``FORCE_CUDA=0``, what ``make install`` does on a machine without
-a GPU) has no CUDA kernel for that op, so the first DINO step on a GPU would
-fail inside the extension.
+pure-PyTorch ``multi_scale_deformable_attn_pytorch`` otherwise. Two things
+stop that compiled call on a GPU:
 
-This module is the one place that handles it. :func:`install` replaces the
+- an mmcv built without CUDA (``FORCE_CUDA=0``, what ``make install`` does
+  on a machine without a GPU) has no CUDA kernel for the op;
+- the CUDA kernel dispatches float, double and half only, and mmcv's
+  Function casts the sampling locations and attention weights to the
+  value's dtype: under bf16 autocast (``--amp --amp-dtype bfloat16``) the
+  value comes out of a Linear in bf16, and the kernel has no case for it.
+
+This module is the one place that handles both. :func:`install` replaces the
 name ``MultiScaleDeformableAttnFunction`` in that mmcv module with
 :class:`DeformAttnDispatch`, whose ``apply`` takes the same arguments and:
 
-- runs mmcv's compiled op when the tensors are on CUDA and the installed mmcv
-  has CUDA kernels (:func:`mmcv_has_cuda_kernels`): nothing changes;
-- otherwise runs ``multi_scale_deformable_attn_pytorch`` on the tensors'
-  device (same maths, slower, more memory), warning once per process with
-  the way to build the kernel.
-
-Under autocast the PyTorch path needs nothing extra: ``grid_sample`` is on
-autocast's fp32 list, so low-precision values and fp32 sampling locations
-meet in fp32 (the compiled op instead casts both to the value's dtype).
+- runs mmcv's compiled op when the tensors are on CUDA, the installed mmcv
+  has CUDA kernels (:func:`~fx_mm.ops.mmcv_kernels.mmcv_has_cuda_kernels`)
+  and the value's dtype is one the kernel has: nothing changes;
+- runs the compiled op in fp32 when the value's dtype is one the kernel
+  lacks (bf16), and casts its result back to that dtype;
+- otherwise (CUDA tensors, no kernel) runs
+  ``multi_scale_deformable_attn_pytorch`` on the tensors' device (same
+  maths, slower, more memory), warning once per process with the way to
+  build the kernel. Under autocast that path needs nothing extra:
+  ``grid_sample`` is on autocast's fp32 list.
 
 Importing ``fx_mm`` installs it; :func:`install` is idempotent.
 """
-import functools
-import warnings
-from typing import Optional
-
 from torch import Tensor
 
-__all__ = ['DeformAttnDispatch', 'install', 'mmcv_has_cuda_kernels',
+from . import mmcv_kernels
+
+__all__ = ['DeformAttnDispatch', 'install', 'pytorch_deform_attn',
            'FALLBACK_WARNING']
 
 FALLBACK_WARNING = (
     'fx_mm: the installed mmcv has no CUDA kernel for multi-scale deformable '
     'attention, so the DINO localization branch runs mmcv\'s pure-PyTorch '
     'implementation (multi_scale_deformable_attn_pytorch) on the GPU: same '
-    'results, slower and with more memory. To build the kernel, reinstall '
-    'mmcv with CUDA on a machine with the CUDA toolkit or the registry\'s '
-    'nvcc: `FX_MMCV_CUDA=1 make install` (see tools/install_mmcv.sh; '
-    '`python -m fx_mm.env` shows what is installed).')
+    'results, slower and with more memory. ' + mmcv_kernels.BUILD_HINT)
 
-# Set by tests (or a user) to force the probe's answer; None asks mmcv.
-FORCE_HAS_CUDA_KERNELS: Optional[bool] = None
 _warned = False
-
-
-@functools.lru_cache(maxsize=1)
-def _compiled_with_cuda() -> bool:
-    from mmcv.ops import get_compiling_cuda_version
-    return get_compiling_cuda_version() != 'not available'
-
-
-def mmcv_has_cuda_kernels() -> bool:
-    """Whether the installed mmcv's ops were compiled with CUDA kernels.
-
-    mmcv's ``get_compiling_cuda_version()`` answers ``'not available'``
-    unless the extension was built with ``MMCV_WITH_CUDA``, the macro that
-    also compiles ``ms_deform_attn_cuda.cu``. Needs no GPU.
-    """
-    if FORCE_HAS_CUDA_KERNELS is not None:
-        return FORCE_HAS_CUDA_KERNELS
-    return _compiled_with_cuda()
 
 
 def _warn_once() -> None:
     global _warned
     if not _warned:
         _warned = True
-        warnings.warn(FALLBACK_WARNING, RuntimeWarning, stacklevel=3)
-        from mmengine.logging import print_log
-        print_log(FALLBACK_WARNING, logger='current', level=30)
+        mmcv_kernels.report_fallback(FALLBACK_WARNING)
 
 
 def pytorch_deform_attn(value: Tensor, spatial_shapes: Tensor,
@@ -106,15 +85,30 @@ class DeformAttnDispatch:
     def apply(value: Tensor, spatial_shapes: Tensor,
               level_start_index: Tensor, sampling_locations: Tensor,
               attention_weights: Tensor, im2col_step: int) -> Tensor:
-        """mmcv's compiled op where it has a kernel for the tensors' device,
-        else the PyTorch path (arguments as mmcv's Function)."""
-        if value.is_cuda and not mmcv_has_cuda_kernels():
+        """mmcv's compiled op where it has a kernel for the tensors' device
+        and dtype (fp32 for a dtype it lacks), else the PyTorch path
+        (arguments as mmcv's Function).
+
+        Returns:
+            Tensor: (B, num_queries, num_heads * head_dims), in the value's
+            dtype.
+        """
+        compiled = DeformAttnDispatch.compiled
+        if value.is_cuda and not mmcv_kernels.mmcv_has_cuda_kernels():
             _warn_once()
             return pytorch_deform_attn(value, spatial_shapes,
                                        sampling_locations, attention_weights)
-        return DeformAttnDispatch.compiled.apply(
-            value, spatial_shapes, level_start_index, sampling_locations,
-            attention_weights, im2col_step)
+        if value.dtype not in mmcv_kernels.KERNEL_DTYPES:
+            # mmcv casts the locations and weights to the value's dtype
+            # before the kernel; fp32 for all three keeps the kernel's maths
+            # and gives autograd the casts to undo on the way back.
+            out = compiled.apply(value.float(), spatial_shapes,
+                                 level_start_index, sampling_locations.float(),
+                                 attention_weights.float(), im2col_step)
+            return out.to(value.dtype)
+        return compiled.apply(value, spatial_shapes, level_start_index,
+                              sampling_locations, attention_weights,
+                              im2col_step)
 
 
 def install() -> None:

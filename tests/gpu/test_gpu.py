@@ -16,6 +16,7 @@ import torch
 from mmengine.config import Config
 
 from fx_mm.ops import deform_attn_fallback as fallback
+from fx_mm.ops import mmcv_kernels
 from fx_mm.testing import make_batch
 from fx_mm.utils import build_initialised_model
 from tests.conftest import BUNDLED_COVID, repo_path, run_python
@@ -48,7 +49,7 @@ def random_deform_attn_inputs(device, dtype=torch.float32, seed=0):
 @pytest.mark.parametrize('dtype,tol', [(torch.float64, 1e-9),
                                        (torch.float32, 1e-4)])
 def test_cuda_kernel_and_pytorch_fallback_agree(dtype, tol):
-    if not fallback.mmcv_has_cuda_kernels():
+    if not mmcv_kernels.mmcv_has_cuda_kernels():
         pytest.skip('the installed mmcv has no CUDA kernels '
                     '(FX_MMCV_CUDA=1 make install builds them)')
     value, shapes, start, loc, weights = random_deform_attn_inputs('cuda',
@@ -71,7 +72,7 @@ def test_missing_kernel_falls_back_on_the_gpu(monkeypatch, recwarn):
     kernel': the PyTorch path runs on the GPU, warns once, and matches the
     same layer on the CPU."""
     from mmcv.ops import MultiScaleDeformableAttention
-    monkeypatch.setattr(fallback, 'FORCE_HAS_CUDA_KERNELS', False)
+    monkeypatch.setattr(mmcv_kernels, 'FORCE_HAS_CUDA_KERNELS', False)
     monkeypatch.setattr(fallback, '_warned', False)
     torch.manual_seed(0)
     attn = MultiScaleDeformableAttention(embed_dims=256, num_levels=4,

@@ -3,7 +3,7 @@ import torch
 from mmcv.ops import get_compiling_cuda_version
 
 from fx_mm import env as fx_env
-from fx_mm.ops import deform_attn_fallback as fallback
+from fx_mm.ops import mmcv_kernels
 from tests.conftest import repo_path, run_python
 
 
@@ -20,7 +20,7 @@ def test_collect_env_reports_the_stack_and_the_kernel(monkeypatch):
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     assert (info['GPUs visible'] == 'none') == (gpus == 0)
     # the line follows the probe, whatever the build
-    monkeypatch.setattr(fallback, 'FORCE_HAS_CUDA_KERNELS',
+    monkeypatch.setattr(mmcv_kernels, 'FORCE_HAS_CUDA_KERNELS',
                         not built_with_cuda)
     flipped = fx_env.collect_env()['mmcv deformable attention CUDA kernel']
     assert flipped.startswith('no:' if built_with_cuda else 'yes')
