@@ -71,7 +71,11 @@ log_processor = dict(type='FXLogProcessor', by_epoch=True, window_size=10)
 log_level = 'INFO'
 load_from = None
 resume = False
-randomness = dict(seed=0)
+# Each rank seeds its generators with seed + rank (drop-path masks, DINO's
+# denoising noise and augmentations differ between GPUs); lock halves and
+# shuffles use the shared seed (fx_mm/engine/shared_seed.py), and
+# RandomStateHook resumes every rank's own generator states.
+randomness = dict(seed=0, diff_rank_seed=True)
 
 # allow_tf32: fp32 matmuls and cuDNN convolutions may use TF32 tensor cores
 # (Ampere and newer GPUs; applied by fx_mm/utils/runtime.py); False: full

@@ -14,6 +14,7 @@ from mmengine.registry import DATASETS, LOOPS
 from mmengine.runner import EpochBasedTrainLoop
 
 from ..pass_sampler import PassSampler
+from ..shared_seed import shared_seed
 from fx_mm.datasets.dataset_table import (check_table, dataset_cfg,
                                           find_entry, table_steps)
 
@@ -116,8 +117,9 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         val_interval (int): Validate every this many cycles (``val_by=
             'cycle'``) or passes (``val_by='pass'``).
         val_by (str): 'cycle' or 'pass'.
-        seed (int, optional): Seed of the lock subsets and shuffles; defaults
-            to the runner's seed.
+        seed (int, optional): Seed of the lock subsets, shuffles and soft
+            labels; defaults to the run's seed shared by all ranks (rank 0's:
+            with ``diff_rank_seed`` the runner's seed differs per rank).
     """
 
     def __init__(self,
@@ -155,7 +157,7 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         self.dataloader_cfg.setdefault('collate_fn', dict(type='pseudo_collate'))
         self.lock_tasks = tuple(lock_tasks)
         self.lock_fraction = lock_fraction
-        self.seed = runner.seed if seed is None else seed
+        self.seed = shared_seed(runner) if seed is None else seed
 
         model_tasks = unwrap(runner.model).datasets
         if steps is None:
