@@ -1,7 +1,7 @@
 """Evaluate a Foundation X checkpoint on every task of every dataset.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--split test|val]
-                         [--predict-with teacher|student]
+                         [--predict-with teacher|student] [--out FILE]
                          [--cfg-options K=V ...] [--launcher none|pytorch|slurm]
 
 The EMA teacher predicts when the checkpoint holds one, else the student (a
@@ -11,7 +11,9 @@ run trained with ``model.teacher=False``; said in the output);
 Writes ``test_metrics.json`` (every metric, ``<dataset>/<task>/<metric>``),
 ``test_table.md`` (paper Table 4 layout: dataset rows; AUC, mAP40, Dice) and
 ``test_table_per_class.md`` (AUC, AP40 and Dice of every class of every
-dataset) into the work dir and prints the Table-4 one.
+dataset) into the work dir and prints the Table-4 one, and every image's
+predictions and truth to ``<split>_predictions.json`` (``--out`` elsewhere;
+JSON, read by ``tools/analysis/report.py`` for each head's worst cases).
 
 Every dataset the config evaluates is checked first: when any is not
 prepared, one table says what is missing and the ``python -m data_prep``
@@ -28,6 +30,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import fx_mm  # noqa: E402,F401
 from fx_mm.datasets.data_check import exit_if_data_missing  # noqa: E402
+from fx_mm.engine.hooks import PerImageResultsHook  # noqa: E402
 from fx_mm.evaluation import metrics_table, write_report  # noqa: E402
 from fx_mm.utils.checkpoint_parts import (checkpoint_state,  # noqa: E402
                                           holds_teacher, predictor_for)
@@ -46,6 +49,9 @@ def parse_args():
         '--predict-with', choices=['teacher', 'student'],
         help='which model predicts (default: the teacher when the '
         'checkpoint holds one, else the student)')
+    parser.add_argument(
+        '--out', help="every image's predictions and truth, as JSON "
+        '(default: WORK_DIR/<split>_predictions.json)')
     add_runner_args(parser)
     return parser.parse_args()
 
@@ -70,12 +76,15 @@ def main():
     if args.split == 'val':
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, type='MultiTaskValLoop')
     runner = Runner.from_cfg(cfg)
+    per_image = PerImageResultsHook(args.out)
+    runner.register_hook(per_image)
     metrics = runner.test()
     if get_rank() == 0:
         paths = write_report(metrics, cfg.work_dir, name=args.split)
         print(metrics_table(metrics))
         print(f'metrics:   {paths["json"]}\ntable:     {paths["table"]}\n'
-              f'per class: {paths["per_class"]}')
+              f'per class: {paths["per_class"]}\nper image: '
+              f'{per_image.written}')
 
 
 if __name__ == '__main__':
