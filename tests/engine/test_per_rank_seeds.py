@@ -10,6 +10,7 @@ release: DINO's denoising noise is drawn in every iteration), uninterrupted
 and resumed after pass 2. tests/engine/generator_probe.py records each
 rank's generator states per iteration and each lock subset.
 """
+import glob
 import os
 import os.path as osp
 import shutil
@@ -41,12 +42,13 @@ def dist_train(config, work_dir, port, *args):
 def two_rank_runs(covid_lungs, tmp_path_factory):
     """(uninterrupted work dir, resumed work dir)."""
     tmp = tmp_path_factory.mktemp('rank_seeds')
-    config = tiny_train_config(str(tmp / 'cfg.py'), covid_lungs, extra='''
+    config = tiny_train_config(str(tmp / 'cfg.py'), covid_lungs, extra=f'''
 custom_imports = dict(imports=['fx_mm', 'tests.engine.generator_probe'],
                       allow_failed_imports=False)
 custom_hooks = custom_hooks + [dict(type='GeneratorProbeHook')]
 train_cfg = dict(max_cycles=2, steps=[('CovidLungs', 'loc')],
                  val_interval=100)
+default_hooks = dict(checkpoint=dict(interval={RESUME_AFTER}))
 ''')
     full, resumed = str(tmp / 'full'), str(tmp / 'resumed')
     dist_train(config, full, 29547)
@@ -54,6 +56,9 @@ train_cfg = dict(max_cycles=2, steps=[('CovidLungs', 'loc')],
     checkpoint = osp.join(resumed, f'epoch_{RESUME_AFTER}.pth')
     shutil.copy(osp.join(full, f'epoch_{RESUME_AFTER}.pth'), checkpoint)
     dist_train(config, resumed, 29549, '--resume', checkpoint)
+    # the tests read the audit files; the checkpoints are ~90 MB each
+    for path in glob.glob(str(tmp / '*' / '*.pth')):
+        os.remove(path)
     return full, resumed
 
 

@@ -10,6 +10,7 @@ after the other, with mmengine's dist functions answering for the rank.
 """
 import io
 import logging
+import os
 import pickle
 import random
 from types import SimpleNamespace
@@ -335,6 +336,7 @@ default_hooks = dict(checkpoint=dict(save_last=False))
     resumed.load_or_resume()
     assert map_locations == ['cuda']
     assert_cpu_states(at_save[0], 'after Runner.resume')
+    os.remove(str(tmp_path / 'run' / 'epoch_1.pth'))  # tens of MB
 
 
 def test_a_checkpoint_saved_between_pass_ends_reseeds_the_other_ranks(
