@@ -448,6 +448,18 @@ def run(grid: Grid, jobs: int = 1, only: Sequence[str] = (),
     failed, pending, running = {}, list(todo), {}
     # `kill PID` of the harness stops its cells too (they resume later).
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Two harnesses on one grid would train the same cells at once (and
+    # delete each other's checkpoints).
+    lock = osp.join(grid.root, 'run.pid')
+    os.makedirs(grid.root, exist_ok=True)
+    if osp.isfile(lock):
+        with open(lock) as f:
+            other = f.read().strip()
+        if other.isdigit() and _alive(int(other)) and int(other) != os.getpid():
+            raise SystemExit(f'{grid.root} is being run by process {other} '
+                             f'(stop it first: kill {other}).')
+    with open(lock, 'w') as f:
+        f.write(str(os.getpid()))
     start = time.time()
 
     def blocked_by(cell):
@@ -464,46 +476,64 @@ def run(grid: Grid, jobs: int = 1, only: Sequence[str] = (),
             return f'{src} has not finished and is not selected'
         return 'wait'
 
+    pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            while pending or running:
-                for cell in list(pending):
-                    if len(running) >= jobs:
-                        break
-                    why = blocked_by(cell)
-                    if why == 'wait':
-                        continue
-                    pending.remove(cell)
-                    if why is not None:
-                        failed[cell] = f'skipped: {why}'
-                        echo(f'[skip] {cell}: {why}')
-                        continue
-                    running[pool.submit(runner.run_cell, cell)] = cell
-                if not running:
-                    if pending:  # waiting on cells that will never run
-                        for cell in pending:
-                            failed[cell] = 'skipped: its init never finished'
-                        pending = []
+        while pending or running:
+            for cell in list(pending):
+                if len(running) >= jobs:
+                    break
+                why = blocked_by(cell)
+                if why == 'wait':
                     continue
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    cell = running.pop(fut)
-                    try:
-                        rec = fut.result()
-                    except Exception as e:  # noqa: BLE001 -- keep the grid going
-                        failed[cell] = str(e)
-                        echo(f'[failed] {cell}: {e}')
-                        continue
-                    echo(f'[done] {cell} train {rec["time"]["train_s"]:.0f} s '
-                         f'test {rec["time"]["test_s"]:.0f} s: ' + ', '.join(
-                             f'{k} {v:.4f}' for k, v in rec['metrics'].items()
-                             if _shown(k, grid.metrics) and v is not None))
+                pending.remove(cell)
+                if why is not None:
+                    failed[cell] = f'skipped: {why}'
+                    echo(f'[skip] {cell}: {why}')
+                    continue
+                running[pool.submit(runner.run_cell, cell)] = cell
+            if not running:
+                if pending:  # waiting on cells that will never run
+                    for cell in pending:
+                        failed[cell] = 'skipped: its init never finished'
+                    pending = []
+                continue
+            # A timeout, so that a signal to the harness is handled
+            # within seconds.
+            finished, _ = wait(list(running), timeout=5,
+                               return_when=FIRST_COMPLETED)
+            for fut in finished:
+                cell = running.pop(fut)
+                try:
+                    rec = fut.result()
+                except Exception as e:  # noqa: BLE001 -- keep the grid going
+                    failed[cell] = str(e)
+                    echo(f'[failed] {cell}: {e}')
+                    continue
+                echo(f'[done] {cell} train {rec["time"]["train_s"]:.0f} s '
+                     f'test {rec["time"]["test_s"]:.0f} s: ' + ', '.join(
+                         f'{k} {v:.4f}' for k, v in rec['metrics'].items()
+                         if _shown(k, grid.metrics) and v is not None))
     except BaseException:
+        # Stop the running cells before waiting for their threads.
         runner.terminate()
         raise
+    finally:
+        pool.shutdown(wait=True)
+        if osp.isfile(lock):
+            os.remove(lock)
     echo(f'grid {grid.name}: {len(todo) - len(failed)} cells run, '
          f'{len(failed)} failed or skipped, {time.time() - start:.0f} s')
     return 1 if failed else 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _raise_interrupt(signum, frame):

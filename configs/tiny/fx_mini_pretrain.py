@@ -29,9 +29,10 @@ data_root = 'data'
 # Fixed, seeded parts of each training split keep a run to a few minutes on
 # a shared 2-core machine (measured with one thread, batch 4: a cls
 # iteration 0.3 s, loc 1.15 s, seg 0.57 s on a quiet machine; 1.5 / 3.3 / 2 s
-# with ten other processes on it): Kermany 1/48 (95 of 4,570 images),
-# TBX11K 1/16 (33 of 525), CovidLungs cls 1/8 (54 of 429), loc 1/16 (27),
-# seg 1/6 (52 of 312 masked): 76 iterations a cycle. Test splits are whole.
+# with ten other processes on it): Kermany 1/48, TBX11K 1/16, CovidLungs
+# cls 1/8, loc 1/16, seg 1/6 of the training split -- 104, 32, 76, 44 and
+# 48 images (DisjointSubset's parts are about equal): 92 iterations a
+# cycle. Test splits are whole.
 fx_datasets = [
     dict(name='KermanyPneumonia', data_root=f'{data_root}/kermany',
          cls=dict(classes={{_base_.kermany_pneumonia_classes}},

@@ -172,3 +172,18 @@ def test_bad_grid_files_name_the_field(tmp_path):
     proc = run_python([repo_path('tools', 'experiment.py'), 'status',
                        str(path)], check=False)
     assert 'seeds must be distinct' in proc.stderr
+
+
+def test_a_second_harness_on_a_running_grid_is_refused(tmp_path):
+    grid = tmp_path / 'g_grid.py'
+    grid.write_text(f"work_root = {str(tmp_path)!r}\nseeds = [0]\n"
+                    "variants = dict(a=dict(config='configs/tiny/"
+                    "fx_covid_demo.py'))\n")
+    (tmp_path / 'g').mkdir()
+    # This test's own process stands for the harness already running.
+    (tmp_path / 'g' / 'run.pid').write_text(str(os.getpid()))
+    proc = run_python([repo_path('tools', 'experiment.py'), 'run',
+                       str(grid)], check=False)
+    assert proc.returncode != 0
+    assert f'is being run by process {os.getpid()}' in proc.stderr
+    assert not (tmp_path / 'g' / 'a').exists()
