@@ -87,12 +87,15 @@ env_cfg = dict(
     allow_tf32=True,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'))
-# Branches a batch does not use get no gradient. broadcast_buffers (torch's
-# default, spelled out): the UPerNet BatchNorm running statistics are rank
-# 0's on every rank. SyncBN is off; `sync_bn='torch'` turns it on.
+# Each step all-reduces only the gradients it made (a lock pass one head's,
+# a cls pass the backbone's and one head's), not the whole student as DDP
+# would; parameters no rank's batch reached keep no gradient, as with DDP's
+# find_unused_parameters. broadcast_buffers: after every step each rank
+# holds rank 0's UPerNet BatchNorm running statistics. SyncBN is off;
+# `sync_bn='torch'` turns it on. torch's DDP instead: type=
+# 'MMDistributedDataParallel', find_unused_parameters=True.
 model_wrapper_cfg = dict(
-    type='MMDistributedDataParallel', find_unused_parameters=True,
-    broadcast_buffers=True)
+    type='PassDistributedDataParallel', broadcast_buffers=True)
 # scalars.json in <work_dir>/<timestamp>/vis_data/; `--cfg-options
 # visualizer.tensorboard=True` adds TensorBoard events there (needs the
 # tensorboard package).

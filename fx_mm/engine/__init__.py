@@ -4,6 +4,7 @@ from .hooks import (EMATeacherHook, FXRuntimeInfoHook, LoadFoundationXHook,
                     load_foundation_x)
 from .log_processor import FXLogProcessor
 from .loops import CyclicTrainLoop, MultiTaskTestLoop, MultiTaskValLoop
+from .model_wrappers import PassDistributedDataParallel
 from .optimizers import FXOptimWrapper, FXOptimWrapperConstructor
 from .pass_sampler import PassSampler
 
@@ -12,5 +13,6 @@ __all__ = [
     'LockReleaseHook', 'RandomStateHook', 'RunAuditHook', 'FXRuntimeInfoHook',
     'FXLogProcessor',
     'CyclicTrainLoop', 'MultiTaskTestLoop', 'MultiTaskValLoop',
+    'PassDistributedDataParallel',
     'FXOptimWrapper', 'FXOptimWrapperConstructor', 'PassSampler'
 ]
