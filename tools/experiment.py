@@ -43,8 +43,9 @@ or is not selected). ``--jobs N`` runs N cells at once.
 (per group: mean and t-based 95% confidence interval per metric; paired
 per-seed differences against the group's reference with a paired t-test and
 its two-sided p-value), ``summary.json`` (the same numbers), ``cells.json``
-(every cell's record) and one PNG per (group, metric): a point per seed and
-the interval of the mean.
+(every cell's record, with pass times by kind from its train.log), a copy
+of each ``done.json`` under ``cells/`` and one PNG per (group, metric): a
+point per seed and the interval of the mean.
 """
 import argparse
 import fnmatch
@@ -56,6 +57,7 @@ import os.path as osp
 import platform
 import re
 import runpy
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,6 +69,7 @@ from typing import Dict, List, Optional, Sequence
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_METRICS = ('*/cls/AUC', '*/loc/mAP40', '*/seg/Dice')
+COLUMNS = 5  # metrics per report table
 TIME_METRICS = ('time/train_s', 'time/test_s', 'time/lock_s',
                 'time/release_s', 'time/full_s')
 # LockReleaseHook's line at the start of every pass, and mmengine's at every
@@ -741,22 +744,29 @@ def markdown(grid: Grid, summary: dict, records: List[dict],
         if not g['metrics']:
             lines += ['No finished cells.', '']
             continue
-        lines.append('| variant | ' + ' | '.join(
-            f'`{m}`' for m in g['metrics']) + ' |')
-        lines.append('|---|' + '---:|' * len(g['metrics']))
-        for name in g['variants']:
-            cells = []
-            for key in g['metrics']:
-                s = g['stats'][key].get(name)
-                if s is None:
-                    cells.append('')
-                elif s['lo'] is None:
-                    cells.append(f'{_fmt(s["mean"], key)} (n={s["n"]})')
-                else:
-                    cells.append(f'{_fmt(s["mean"], key)} [{_fmt(s["lo"], key)}'
-                                 f', {_fmt(s["hi"], key)}] (n={s["n"]})')
-            lines.append(f'| `{name}` | ' + ' | '.join(cells) + ' |')
-        lines += ['', '| variant - reference | metric | n | mean difference '
+        # Tables of at most COLUMNS metrics, rows for the variants that
+        # have finished cells.
+        for i in range(0, len(g['metrics']), COLUMNS):
+            keys = g['metrics'][i:i + COLUMNS]
+            lines.append('| variant | ' + ' | '.join(
+                f'`{m}`' for m in keys) + ' |')
+            lines.append('|---|' + '---:|' * len(keys))
+            for name in g['variants']:
+                cells = []
+                for key in keys:
+                    s = g['stats'][key].get(name)
+                    if s is None:
+                        cells.append('')
+                    elif s['lo'] is None:
+                        cells.append(f'{_fmt(s["mean"], key)} (n={s["n"]})')
+                    else:
+                        cells.append(
+                            f'{_fmt(s["mean"], key)} [{_fmt(s["lo"], key)}, '
+                            f'{_fmt(s["hi"], key)}] (n={s["n"]})')
+                if any(cells):
+                    lines.append(f'| `{name}` | ' + ' | '.join(cells) + ' |')
+            lines.append('')
+        lines += ['| variant - reference | metric | n | mean difference '
                   '| 95% CI | t | p |', '|---|---|---:|---:|---:|---:|---:|']
         for key in g['metrics']:
             for name, d in g['diffs'].get(key, {}).items():
@@ -787,7 +797,8 @@ def plot(grid: Grid, summary: dict, out: str) -> List[str]:
             if not names:
                 continue
             scale = 1 if key.startswith('time/') else 100
-            fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(names), 3.6))
+            fig, ax = plt.subplots(figsize=(max(4.0, 1.2 + 0.9 * len(names)),
+                                            3.8))
             for i, name in enumerate(names):
                 s = stats[name]
                 ys = [scale * y for y in s['values'].values()]
@@ -801,13 +812,15 @@ def plot(grid: Grid, summary: dict, out: str) -> List[str]:
                         color='C0' if name != grid.reference_of(name)
                         else 'C3', capsize=4, zorder=4)
                 else:
-                    ax.plot(i + 0.25, scale * s['mean'], 'o', color='C0')
+                    ax.plot(i + 0.25, scale * s['mean'], 'o', color='C0'
+                            if name != grid.reference_of(name) else 'C3')
             ax.set_xticks(range(len(names)))
             ax.set_xticklabels(names, rotation=35, ha='right', fontsize=7)
             ax.set_ylabel(key + (' (s)' if scale == 1 else ' (%)'),
                           fontsize=8)
-            ax.set_title(f'{grid.name} / {group}: points = seeds, '
-                         'bars = mean and 95% CI', fontsize=8)
+            ax.set_title(f'{grid.name} / {group}\ngrey: one point per seed; '
+                         'colour: mean and 95% CI (red: reference)',
+                         fontsize=8)
             ax.grid(axis='y', alpha=0.3)
             fig.tight_layout()
             path = osp.join(out, re.sub(r'[^A-Za-z0-9_.-]+', '_',
@@ -832,6 +845,14 @@ def report(grid: Grid, out: Optional[str] = None, command: str = '',
         f.write(markdown(grid, summary, records, command))
     write_json(osp.join(out, 'summary.json'), summary)
     write_json(osp.join(out, 'cells.json'), records)
+    # Each cell's done.json as it is, for diffing one cell against a rerun.
+    cells_dir = osp.join(out, 'cells')
+    os.makedirs(cells_dir, exist_ok=True)
+    for rec in records:
+        src = osp.join(grid.cell_dir(rec['variant'], rec['seed']), 'done.json')
+        if osp.isfile(src):
+            shutil.copyfile(src, osp.join(
+                cells_dir, f'{rec["variant"]}__seed{rec["seed"]}.json'))
     pngs = plot(grid, summary, out)
     echo(f'{len(records)} cells; wrote {osp.join(out, "report.md")}, '
          f'summary.json, cells.json and {len(pngs)} PNGs')

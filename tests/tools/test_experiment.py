@@ -117,12 +117,14 @@ def test_micro_grid_runs_resumes_and_reports(covid_lungs, tmp_path):
     with open(osp.join(out, 'cells.json')) as f:
         assert len(json.load(f)) == 4
     key = 'CovidLungs/seg/Dice'
-    # The first table: one row per variant (the student-minus-teacher table
-    # below starts its rows with the variant too).
-    rows = {}
-    for m in re.finditer(r'^\| `(\w+)` \| (.*)\|$', text, re.M):
-        rows.setdefault(m.group(1), m.group(2))
-    col = summary['metrics'].index(key)
+    # The table whose header names the metric: one row per variant.
+    table = next(t for t in text.split('\n\n') if t.startswith(
+        '| variant | ') and f'`{key}`' in t.splitlines()[0])
+    header = [c.strip() for c in table.splitlines()[0].split('|')[1:-1]]
+    col = header.index(f'`{key}`')
+    rows = {line.split('|')[1].strip().strip('`'):
+            [c.strip() for c in line.split('|')[1:-1]]
+            for line in table.splitlines()[2:]}
     for variant in ('full', 'no_teacher'):
         vals = [recs[(variant, s)]['metrics'][key] for s in (0, 1)]
         mean = statistics.mean(vals)
@@ -131,7 +133,7 @@ def test_micro_grid_runs_resumes_and_reports(covid_lungs, tmp_path):
         assert got['mean'] == pytest.approx(mean)
         assert got['lo'] == pytest.approx(mean - half)
         assert got['hi'] == pytest.approx(mean + half)
-        cell = rows[variant].split('|')[col].strip()
+        cell = rows[variant][col]
         assert cell == (f'{100 * mean:.2f} [{100 * (mean - half):.2f}, '
                         f'{100 * (mean + half):.2f}] (n=2)')
     # Paired by seed against the reference (the first variant); with one
