@@ -244,13 +244,21 @@ def git_commit() -> str:
 
 
 def final_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint mmengine last wrote in ``work_dir`` (None: none)."""
+    """The checkpoint mmengine last wrote in ``work_dir`` (None: none).
+
+    mmengine removes the oldest kept checkpoint before it writes the next,
+    so a run killed while saving can leave ``last_checkpoint`` naming a
+    deleted file: then the newest ``epoch_<k>.pth`` left is the one."""
     path = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(path):
+    if osp.isfile(path):
+        with open(path) as f:
+            ckpt = f.read().strip()
+        if osp.isfile(ckpt):
+            return ckpt
+    found = glob.glob(osp.join(work_dir, 'epoch_*.pth'))
+    if not found:
         return None
-    with open(path) as f:
-        ckpt = f.read().strip()
-    return ckpt if osp.isfile(ckpt) else None
+    return max(found, key=lambda p: int(re.findall(r'\d+', osp.basename(p))[0]))
 
 
 def pass_times(train_log: str) -> Dict[str, float]:
@@ -339,7 +347,7 @@ class Runner:
             raise CellFailed(f'exit status {rc}: {" ".join(cmd)} (log: {log})')
         return time.time() - start
 
-    def commands(self, cell: Cell, resume: bool = False) -> dict:
+    def commands(self, cell: Cell, resume: Optional[str] = None) -> dict:
         """The train command of a cell and its config and options."""
         grid, v = self.grid, self.grid.variants[cell.variant]
         work_dir = grid.cell_dir(cell.variant, cell.seed)
@@ -356,7 +364,7 @@ class Runner:
         train = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
                  '--work-dir', work_dir]
         if resume:
-            train.append('--resume')
+            train += ['--resume', resume]
         train += ['--cfg-options'] + options
         return dict(config=config, options=options, train=train,
                     work_dir=work_dir)
@@ -369,7 +377,7 @@ class Runner:
         os.makedirs(work_dir, exist_ok=True)
         train_json = osp.join(work_dir, 'train.json')
         timing = read_json(train_json) if osp.isfile(train_json) else None
-        cmds = self.commands(cell, resume=from_ckpt is not None)
+        cmds = self.commands(cell, resume=from_ckpt)
         if timing is None or not timing.get('finished'):
             # A killed run resumes; its wall times add up.
             prior = read_json(osp.join(work_dir, 'train_partial.json')) \

@@ -37,7 +37,9 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=2, max_keep_ckpts=1, save_last=True))
+    # Two kept: mmengine deletes the older before writing the next, so a run
+    # killed while saving still has one to resume from.
+    checkpoint=dict(interval=2, max_keep_ckpts=2, save_last=True))
 custom_hooks = [
     dict(type='LoadFoundationXHook', checkpoint='', use='teacher'),
     dict(type='RandomStateHook'),

@@ -75,4 +75,6 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=1, max_keep_ckpts=1, save_last=True))
+    # Two kept: mmengine deletes the older before writing the next, so a run
+    # killed while saving still has one to resume from.
+    checkpoint=dict(interval=1, max_keep_ckpts=2, save_last=True))

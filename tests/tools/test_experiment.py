@@ -189,3 +189,18 @@ def test_a_second_harness_on_a_running_grid_is_refused(tmp_path):
     assert proc.returncode != 0
     assert f'is being run by process {os.getpid()}' in proc.stderr
     assert not (tmp_path / 'g' / 'a').exists()
+
+
+def test_a_checkpoint_deleted_while_saving_falls_back_to_the_newest(tmp_path):
+    """mmengine removes the oldest kept checkpoint before writing the next: a
+    run killed in between leaves last_checkpoint naming a missing file."""
+    import sys
+    sys.path.insert(0, repo_path('tools'))
+    from experiment import final_checkpoint
+    assert final_checkpoint(str(tmp_path)) is None
+    for k in (2, 10, 9):
+        (tmp_path / f'epoch_{k}.pth').write_bytes(b'x')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_11.pth'))
+    assert final_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_10.pth')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_9.pth'))
+    assert final_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_9.pth')
