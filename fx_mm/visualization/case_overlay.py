@@ -5,11 +5,11 @@ Colours (Okabe-Ito, colour-blind friendly), the same on every case:
 - masks: the prediction tinted blue with a blue outline, the truth as a
   white outline;
 - boxes: a true box found in green, a true box missed in yellow (thick), a
-  prediction that found one in blue, a false prediction in vermillion (with
-  its score);
+  prediction that found one in blue, a false prediction in vermillion (thick;
+  the caption gives the classes and scores);
 - classification: the radiograph alone (the caption gives the calls).
 """
-from typing import Optional, Sequence
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -43,7 +43,7 @@ def _outline(img: np.ndarray, mask: np.ndarray, colour, thickness: int):
 def draw_case(gray: np.ndarray, case: HeldOutCase,
               pred_masks: Optional[np.ndarray] = None,
               gt_masks: Optional[np.ndarray] = None,
-              classes: Sequence[str] = (), max_side: int = 384,
+              max_side: int = 384,
               alpha: float = 0.35) -> np.ndarray:
     """Draw one case.
 
@@ -53,7 +53,6 @@ def draw_case(gray: np.ndarray, case: HeldOutCase,
         pred_masks (np.ndarray, optional): (C, H, W) predicted masks of a
             seg case, at the original size.
         gt_masks (np.ndarray, optional): (C, H, W) true masks, likewise.
-        classes (Sequence[str]): Class names of the head (box labels).
         max_side (int): Longest side of the drawing.
         alpha (float): Opacity of the predicted-mask tint.
 
@@ -78,24 +77,19 @@ def draw_case(gray: np.ndarray, case: HeldOutCase,
     elif case.task == 'loc':
         r, d = case.record, case.details
         found = {j for _, j in d['matched']}
-        font = cv2.FONT_HERSHEY_SIMPLEX
 
-        def box(b, colour, thickness, label=None):
+        def box(b, colour, thickness):
             x1, y1, x2, y2 = (int(round(v * scale)) for v in b)
             cv2.rectangle(img, (x1, y1), (x2, y2), colour, thickness)
-            if label:
-                y = y1 - 4 if y1 > 14 else y2 + 12
-                cv2.putText(img, label, (x1 + 2, y), font, 0.4, colour, 1,
-                            cv2.LINE_AA)
 
+        # No labels on the image: at report size they cover the lungs; the
+        # caption names the missed and false boxes with their scores.
         for j, b in enumerate(r['gt_bboxes']):
             box(b, FOUND if j in found else MISSED, 1 if j in found else 2)
         for i, _ in d['matched']:
             box(r['pred_bboxes'][i], PRED, 1)
         for i in d['false']:
-            name = classes[r['pred_labels'][i]] if classes else ''
-            box(r['pred_bboxes'][i], FALSE, 2,
-                f"{name} {r['pred_scores'][i]:.2f}".strip())
+            box(r['pred_bboxes'][i], FALSE, 2)
     return img
 
 

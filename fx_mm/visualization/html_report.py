@@ -57,6 +57,7 @@ th { background: #eef1f5; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.lock td { background: #f4f8ff; }
 .figs { display: flex; flex-wrap: wrap; gap: 12px; }
+.row { display: flex; flex-wrap: wrap; gap: 0 32px; align-items: flex-start; }
 figure { margin: 0; background: #fff; border: 1px solid #d8d8d8;
          padding: 6px; width: 270px; }
 figure.wide { width: 580px; }
@@ -211,16 +212,19 @@ def results_section(metrics: Optional[dict], meta: dict, counts: dict,
     if counts:
         out.append('<p class="meta">Images per head: ' + esc(', '.join(
             f'{d}/{t} {n}' for (d, t), n in counts.items())) + '.</p>')
-    out.append(table(header, rows, numeric=(1, 2, 3)))
+    # The three tables side by side where the window is wide enough.
+    out.append('<div class="row"><div><h3>Paper Table 4 layout</h3>'
+               + table(header, rows, numeric=(1, 2, 3)) + '</div>')
     header, rows = markdown_table(per_class_table(metrics))
-    out.append('<h3>Per class</h3>' + table(header, rows, numeric=(3, )))
-    other = sorted(k for k in metrics if len(k.split('/')) == 3
-                   and HEADLINE.get(k.split('/')[1]) != k.split('/')[2])
+    out.append('<div><h3>Per class</h3>'
+               + table(header, rows, numeric=(3, )) + '</div>')
+    other = [k for k in metrics if len(k.split('/')) == 3
+             and HEADLINE.get(k.split('/')[1]) != k.split('/')[2]]
     if other:
-        out.append('<h3>Other metrics</h3>' + table(
+        out.append('<div><h3>Other metrics</h3>' + table(
             ('metric', 'value (%)'), [(k, _pct(metrics[k])) for k in other],
-            numeric=(1, )))
-    return ''.join(out)
+            numeric=(1, )) + '</div>')
+    return ''.join(out) + '</div>'
 
 
 def curves_section(images: Sequence[str], why_none: Optional[str]) -> str:
@@ -328,15 +332,20 @@ LEGEND = dict(
 
 
 def cases_section(cases: Dict[Tuple[str, str], List[HeldOutCase]],
-                  classes: dict, masks: dict, why_none: Optional[str],
-                  mask_note: Optional[str]) -> str:
+                  metrics: Optional[dict], masks: dict,
+                  why_none: Optional[str], mask_note: Optional[str]) -> str:
     if not cases:
         return note(why_none or 'No per-image results.')
     out = []
     if mask_note:
         out.append(note(mask_note))
     for (dataset, task), head_cases in cases.items():
-        out.append(f'<h3>{esc(dataset)}: {TASK_NAMES[task]}</h3>')
+        # The head's held-out metric beside its cases: the worst cases of
+        # a head at chance read differently from those of a good one.
+        value = (metrics or {}).get(f'{dataset}/{task}/{HEADLINE[task]}')
+        score = '' if value is None else \
+            f' (held-out {HEADLINE[task]} {_pct(value)}%)'
+        out.append(f'<h3>{esc(dataset)}: {TASK_NAMES[task]}{score}</h3>')
         if LEGEND[task]:
             out.append(f'<p class="legend">{LEGEND[task]}</p>')
         out.append('<div class="figs">')
@@ -349,7 +358,7 @@ def cases_section(cases: Dict[Tuple[str, str], List[HeldOutCase]],
                            f'{esc(e)}</figcaption></figure>')
                 continue
             pred, gt = masks.get((dataset, case.img_path), (None, None))
-            img = draw_case(gray, case, pred, gt, classes[dataset][task])
+            img = draw_case(gray, case, pred, gt)
             caption = (f'<b>{case.kind}</b> {esc(osp.basename(case.img_path))}'
                        f'<br>{esc(case.caption)}')
             out.append(figure(data_uri(encode_jpeg(img), 'image/jpeg'),
@@ -483,7 +492,7 @@ def write_run_report(work_dir: str, out: Optional[str] = None,
          teacher_student_section(work_dir)),
         ('cases', 'Worst and typical held-out cases',
          f'<p class="meta">{esc(case_help)}</p>' + cases_section(
-             cases, meta.get('classes', {}), masks, why_none, mask_note)),
+             cases, metrics, masks, why_none, mask_note)),
         ('schedule', 'Schedule and timings', schedule_section(work_dir)),
         ('config', 'Config', config_section(cfg_path, cfg_text)),
     ]
