@@ -280,6 +280,8 @@ def pass_times(train_log: str) -> Dict[str, float]:
             if m:
                 ends[int(m.group(2)) - 1] = time.mktime(time.strptime(
                     f'{year}/{m.group(1)}', '%Y/%m/%d %H:%M:%S'))
+    if not kinds:  # a config without LockReleaseHook logs no passes
+        return {}
     out = dict(lock_s=0.0, release_s=0.0, full_s=0.0)
     for index, kind in kinds.items():
         if index in ends and ends[index] >= starts[index]:
@@ -626,8 +628,10 @@ def load_cells(grid: Grid) -> List[dict]:
                                               'done.json'))):
             rec = read_json(path)
             log = osp.join(osp.dirname(path), 'train.log')
-            if 'lock_s' not in rec['time'] and osp.isfile(log):
-                rec['time'].update(pass_times(log))  # older records
+            if osp.isfile(log):  # the log is the record of the passes
+                for key in ('lock_s', 'release_s', 'full_s'):
+                    rec['time'].pop(key, None)
+                rec['time'].update(pass_times(log))
             records.append(rec)
     return records
 
