@@ -8,9 +8,13 @@ from mmengine.config import Config
 from fx_mm.utils import build_model_from_cfg
 from tests.conftest import repo_path
 
+# configs/experiments/ holds grids for tools/experiment.py (variants and
+# seeds over model configs), not model configs: tests/tools/test_experiment.py
+# reads them.
 CONFIGS = sorted(
     p for p in glob.glob(repo_path('configs', '**', '*.py'), recursive=True)
-    if '_base_' not in p)
+    if '_base_' not in p
+    and osp.join('configs', 'experiments') not in p)
 # Expected (cls, loc, seg) head counts of the paper variants.
 VARIANTS = {'fx_c.py': (11, 0, 0), 'fx_l.py': (0, 6, 0), 'fx_s.py': (0, 0, 3),
             'fx_cl.py': (11, 6, 0), 'fx_ls.py': (0, 6, 3),

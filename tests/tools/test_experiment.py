@@ -204,3 +204,31 @@ def test_a_checkpoint_deleted_while_saving_falls_back_to_the_newest(tmp_path):
     assert final_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_10.pth')
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_9.pth'))
     assert final_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_9.pth')
+
+
+@pytest.mark.parametrize('grid_path', sorted(glob.glob(
+    repo_path('configs', 'experiments', '*.py'))),
+    ids=osp.basename)
+def test_committed_grids_apply_to_their_configs(grid_path):
+    """Every variant of a committed grid names a config that exists and
+    options that config accepts (a renamed field would otherwise surface
+    only hours into a grid run)."""
+    import importlib.util
+
+    from mmengine.config import Config, DictAction
+    spec = importlib.util.spec_from_file_location(
+        'experiment', repo_path('tools', 'experiment.py'))
+    experiment = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(experiment)
+    grid = experiment.load_grid(grid_path, data_root='/nonexistent')
+    assert grid.variants
+    for variant in grid.variants.values():
+        cfg = Config.fromfile(repo_path(variant.config))
+        options = [experiment.fill(o, grid, grid.seeds[0])
+                   for o in variant.options]
+        parsed = {}
+        for option in options:
+            key, _, value = option.partition('=')
+            parsed[key] = DictAction._parse_iterable(value)
+        cfg.merge_from_dict(parsed)
+        assert cfg.train_cfg.type == 'CyclicTrainLoop', variant.name
