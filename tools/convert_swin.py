@@ -14,6 +14,10 @@ in a config or on the command line::
     --cfg-options model.backbone.init_cfg.type=Pretrained \\
         model.backbone.init_cfg.checkpoint=OUT \\
         model.backbone.init_cfg.prefix=backbone.
+
+SRC is read under torch's ``weights_only``: a file holding objects other
+than tensors, plain data and an ``argparse.Namespace`` is refused (exit 2)
+before any of it runs, with the way to keep only its weights.
 """
 import argparse
 import os.path as osp
@@ -21,11 +25,11 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 import fx_mm  # noqa: E402,F401
 from fx_mm.utils.backbone_checkpoint import save_backbone_checkpoint  # noqa: E402
+from fx_mm.utils.checkpoint_safety import load_weights_only  # noqa: E402
 from fx_mm.utils.swin_conversion import (convert_swin, target_template,  # noqa: E402
                                          unwrap_state_dict)
 
@@ -45,7 +49,8 @@ def convert_file(src: str, out: str, config: str, key: str = None,
                          'output path (the source is never overwritten).')
     backbone_cfg = Config.fromfile(config).model.backbone.to_dict()
     _, template = target_template(backbone_cfg)
-    checkpoint = torch.load(src, map_location='cpu', weights_only=False)
+    checkpoint = load_weights_only(
+        src, keep=(key, ) if key else ('state_dict', 'model', 'teacher'))
     state = unwrap_state_dict(checkpoint, key)
     result = convert_swin(state, template, layout)
     save_backbone_checkpoint(out, result.state_dict, backbone_cfg,
@@ -67,8 +72,12 @@ def main(argv=None) -> int:
     parser.add_argument('--layout', choices=['official', 'timm'],
                         default=None, help='key layout (default: detected)')
     args = parser.parse_args(argv)
-    result = convert_file(args.src, args.out, args.config, args.key,
-                          args.layout)
+    try:
+        result = convert_file(args.src, args.out, args.config, args.key,
+                              args.layout)
+    except ValueError as e:  # the source itself as OUT, or an unsafe file
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     print(result.report())
     print(f'wrote {args.out}; load it with --cfg-options '
           'model.backbone.init_cfg.type=Pretrained '

@@ -10,6 +10,7 @@ globals that mmengine's checkpoints use. Anything else still fails with
 torch's ``UnpicklingError`` naming the global.
 """
 import pickle
+import re
 
 import numpy as np
 import torch
@@ -59,3 +60,44 @@ def register_checkpoint_safe_globals() -> None:
     torch.serialization.add_safe_globals(
         [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')] +
         _numpy_globals())
+
+
+def load_weights_only(path: str, keep: tuple = ('model', 'teacher_model')):
+    """``torch.load`` a checkpoint of unknown origin under ``weights_only``.
+
+    fx_mm's allowed globals (:func:`register_checkpoint_safe_globals`) and
+    ``argparse.Namespace`` -- which training scripts (the reference code,
+    Ark) save as ``args`` -- are accepted; anything else is refused before
+    any of it runs.
+
+    Args:
+        path (str): The checkpoint file.
+        keep (tuple[str]): Entries the refusal's advice tells a user who
+            trusts the file to keep (its weights).
+
+    Raises:
+        ValueError: The file is not a torch checkpoint, or holds other
+            objects (the message names the file and what was refused, and
+            says how to keep only its weights if the file is trusted).
+    """
+    import argparse
+    register_checkpoint_safe_globals()
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
+        text = str(e)
+        if 'Weights only load failed' not in text:
+            raise ValueError(f'{path} could not be read as a torch '
+                             f'checkpoint: {text}') from e
+        # torch's message: a paragraph of advice around the one reason.
+        found = re.search(r'Unsupported [^\n]*?(?=\. Please|$)', text,
+                          re.M)
+        reason = found.group(0) if found else 'refused'
+        raise ValueError(
+            f'{path} is not a checkpoint of tensors and plain data '
+            f'(torch\'s weights-only load: {reason}). If it is a checkpoint '
+            'you trust, keep only its weights first: python -c "import '
+            'torch; c = torch.load(SRC, weights_only=False); '
+            f"torch.save({{k: c[k] for k in {tuple(keep)!r} if k in "
+            'c}, DST)" and convert DST.') from e

@@ -44,6 +44,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
+from .checkpoint_safety import load_weights_only
 from .swin_conversion import (BLOCK_RENAMES, DERIVED_BUFFERS,
                               correct_merge_order)
 
@@ -706,35 +707,9 @@ def sha256_of(path: str, chunk: int = 1 << 24) -> str:
 
 
 def load_file(path: str):
-    """``torch.load`` under ``weights_only`` (fx_mm's allowed globals plus
-    ``argparse.Namespace``, which training scripts save as ``args``).
-
-    Raises:
-        ValueError: The file is not a torch checkpoint, or holds other
-            objects (then says how to keep only its weights if the file is
-            trusted).
-    """
-    import argparse
-    import pickle
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location='cpu', weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
-        text = str(e)
-        if 'Weights only load failed' not in text:
-            raise ValueError(f'{path} could not be read as a torch '
-                             f'checkpoint: {text}') from e
-        # torch's message: a paragraph of advice around the one reason.
-        found = re.search(r'Unsupported [^\n]*?(?=\. Please|$)', text,
-                          re.M)
-        reason = found.group(0) if found else 'refused'
-        raise ValueError(
-            f'{path} is not a checkpoint of tensors and plain data '
-            f'(torch\'s weights-only load: {reason}). If it is a checkpoint '
-            'you trust, keep only its weights first: python -c "import '
-            'torch; c = torch.load(SRC, weights_only=False); '
-            "torch.save({k: c[k] for k in ('model', 'teacher_model') if k in "
-            'c}, DST)" and convert DST.') from e
+    """The reference checkpoint at ``path``, read under ``weights_only``
+    (:func:`fx_mm.utils.checkpoint_safety.load_weights_only`)."""
+    return load_weights_only(path, keep=(STUDENT_ENTRY, TEACHER_ENTRY))
 
 
 @dataclass

@@ -210,3 +210,40 @@ def test_tool_writes_a_checkpoint_the_config_initialises_from(tmp_path):
     assert torch.equal(
         model.teacher['backbone'].stages[3].blocks[1].attn.w_msa.qkv.weight,
         qkv)
+
+
+class _RunsOnLoad:
+    """Unpickling this runs code: the file that holds it writes a marker."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, 'w'))
+
+
+def test_a_file_that_pickles_code_is_refused_without_running_it(tmp_path):
+    source = official_swin_state(window=7)
+    src = tmp_path / 'untrusted.pth'
+    marker = tmp_path / 'code_ran'
+    torch.save({'teacher': source, 'hook': _RunsOnLoad(str(marker))}, src)
+    proc = run_python([repo_path('tools', 'convert_swin.py'), str(src),
+                       str(tmp_path / 'out.pth'), '--config', TINY],
+                      check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert not marker.exists(), 'the checkpoint ran code while loading'
+    assert str(src) in proc.stderr and 'weights-only' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert not (tmp_path / 'out.pth').exists()
+
+
+def test_ark_checkpoint_with_its_argparse_namespace_converts(tmp_path):
+    import argparse
+    source = official_swin_state(window=7)
+    src = tmp_path / 'ark6_teacher.pth.tar'
+    torch.save({'teacher': source, 'epoch': 200,
+                'args': argparse.Namespace(lr=1e-4)}, src)
+    out = tmp_path / 'converted.pth'
+    run_python([repo_path('tools', 'convert_swin.py'), str(src), str(out),
+                '--config', TINY])
+    assert out.exists()

@@ -46,7 +46,8 @@ class ValMetricsInCheckpointHook(Hook):
         path = osp.join(runner.work_dir, f'epoch_{runner.epoch}.pth')
         if not is_main_process() or not osp.isfile(path):
             return
-        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+        # weights_only (torch's default): the globals resume also allows
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
         checkpoint.setdefault('meta', {})[META_KEY] = self.latest
         tmp = path + '.tmp'
         torch.save(checkpoint, tmp)
