@@ -26,6 +26,26 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _forget_visualizers():
+    """Drop the visualizers a test's runners made when the test ends.
+
+    The configs name their visualizer ``'visualizer'`` (as mmdet's do), and
+    mmengine keeps one instance per name per process: a later test's runner
+    would get the earlier one, still writing into that test's ``tmp_path``,
+    which pytest removes when a test passes (pytest.ini).
+    """
+    yield
+    if 'mmengine.visualization' not in sys.modules:
+        return
+    from mmengine.visualization import Visualizer
+    pending = [Visualizer]
+    while pending:
+        cls = pending.pop()
+        cls._instance_dict.clear()
+        pending.extend(cls.__subclasses__())
+
+
 def repo_path(*parts: str) -> str:
     """Absolute path of a file in the repository."""
     return osp.join(REPO, *parts)
