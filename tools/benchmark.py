@@ -27,11 +27,12 @@ three separate models would), target <= 0.5; by default with one dataset
 (SIIM-ACR: one head per task), --dataset '' for every head of the config.
 
 data: images per second through each task's training pipeline (the
-config's fx_pipelines, 224 px) on the real sample (converted to a temporary
-folder; the bundled subset when ../shared/data is absent), with the config's
-batch size and --workers worker processes, beside the images per second one
-Swin-B training step of that task consumes on the same machine; target: the
-data path delivers at least 3 x the step's demand.
+config's fx_pipelines at its img_size) on the real sample (converted to a
+temporary folder; the bundled subset when ../shared/data is absent), with the
+config's batch size and --workers worker processes, beside the images per
+second one training step of that task (the config's model, batch size and
+image size) consumes on the same machine; target: the data path delivers at
+least 3 x the step's demand.
 
 memory: one Swin-B release step (everything trains; 224 px, batch 2) with
 activation checkpointing of the Swin blocks and the DINO encoder / decoder
@@ -101,14 +102,14 @@ class TrainStep:
     model's device, optionally under fp16 autocast with loss scaling."""
 
     def __init__(self, model, task, dataset, lock=False, amp=False,
-                 batch_size=2):
+                 batch_size=2, size=224):
         for p in model.student_parameters():
             p.requires_grad_(not lock)
         if lock:
             for p in model.head_of(task, dataset).parameters():
                 p.requires_grad_(True)
         self.model, self.task, self.dataset = model, task, dataset
-        self.batch_size, self.amp = batch_size, amp
+        self.batch_size, self.amp, self.size = batch_size, amp, size
         self.device = next(model.parameters()).device
         self.optim = torch.optim.AdamW(
             [p for p in model.student_parameters() if p.requires_grad],
@@ -118,8 +119,9 @@ class TrainStep:
 
     def batch(self, seed):
         return self.model.data_preprocessor(
-            make_batch(self.task, self.dataset, self.num_classes, size=224,
-                       seed=seed, num_boxes=3, batch_size=self.batch_size),
+            make_batch(self.task, self.dataset, self.num_classes,
+                       size=self.size, seed=seed, num_boxes=3,
+                       batch_size=self.batch_size),
             True)
 
     def __call__(self, data):
@@ -148,9 +150,10 @@ def sync(device):
 
 
 def time_steps(model, task, dataset, steps, lock=False, amp=False,
-               batch_size=2, warmup=1):
-    """Median seconds of a full train step (forward, backward, AdamW)."""
-    step = TrainStep(model, task, dataset, lock, amp, batch_size)
+               batch_size=2, warmup=1, size=224):
+    """Median seconds of a full train step (forward, backward, AdamW) on
+    ``batch_size`` images of ``size`` x ``size`` px."""
+    step = TrainStep(model, task, dataset, lock, amp, batch_size, size)
     times = []
     for i in range(steps + warmup):  # the first `warmup` are warm-up
         data = step.batch(i)
@@ -285,7 +288,10 @@ def bench_data(cfg, src, batches, workers, steps):
     from data_prep import CONVERTERS
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     batch = cfg.train_dataloader.batch_size
-    print(f'sample: {src}; batch {batch}; {workers} workers; '
+    # The step is timed on the batch the loader delivers: the config's batch
+    # size at the config's image size (_base_/pipelines/cxr_<size>.py).
+    size = cfg.get('img_size', 224)
+    print(f'sample: {src}; batch {batch} at {size} px; {workers} workers; '
           f'{batches} batches per figure; threads {torch.get_num_threads()}',
           flush=True)
     model = build(cfg)
@@ -296,7 +302,8 @@ def bench_data(cfg, src, batches, workers, steps):
         CONVERTERS['covid_lungs'](src, tmp, masked_only=True)
         for task in ('cls', 'loc', 'seg'):
             rate = pipeline_rate(cfg, tmp, task, batches, workers)
-            step = time_steps(model, task, demand_ds[task], steps)
+            step = time_steps(model, task, demand_ds[task], steps,
+                              batch_size=batch, size=size)
             need = batch / step
             ratio = rate / need
             verdict = 'meets' if ratio >= 3 else 'MISSES'
