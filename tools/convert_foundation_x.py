@@ -3,11 +3,13 @@ for fx_mm.
 
     python tools/convert_foundation_x.py REF_CKPT OUT \\
         [--config configs/reference/fx_cls_reference.py]
-        [--loc-class-offset {0,1}] [--reverse]
+        [--loc-class-offset {0,1} | NAME=0|1 ...] [--reverse]
 
 Reads the reference checkpoint of jlianglab/Foundation_X (``model`` and, if
-present, ``teacher_model``; a ``state_dict`` wrapper or a bare state dict;
-DDP's ``module.`` prefix), renames every key for the model of ``--config``
+present, ``teacher_model``; a file with ``teacher_model`` only -- an
+EMA-only release -- gives its teacher as both student and teacher, and
+says so; a ``state_dict`` wrapper or a bare state dict; DDP's ``module.``
+prefix), renames every key for the model of ``--config``
 (a reference config: its ``foundation_x_reference`` table names the
 dataset of every per-dataset module index), reorders the Swin patch-merging
 weights and the localization class rows, checks every shape against the
@@ -18,16 +20,20 @@ tools/test.py, tools/infer.py and LoadFoundationXHook.
 
 It prints mapped / unmapped / missing keys and the entries it ignores
 (optimizer state, epoch, ...). Any unmapped key of the network or missing
-fx_mm key exits non-zero without writing OUT; so does a file that is not a
-reference checkpoint, naming what it looks like.
+fx_mm key exits 1 without writing OUT; a file that is not a reference
+checkpoint exits 2 without writing, naming what it looks like -- a
+Foundation X+ checkpoint (the authors' later model, one DINO decoder shared
+by the localization datasets) among them: fx_mm does not load it.
 
 ``--loc-class-offset``: a reference class layer trains row c for COCO
-category_id c. The default 1 takes reference row k + 1 for fx_mm class k --
-the reference repository's class-id tables number classes from 1, and its 14
-rows are ChestX-Det's 13 classes + 1 (DETR's ``num_classes = max_id + 1``);
-0 keeps the rows. The authors' annotation files are not public, so this is
-the most likely reading, not a certainty (fx_mm/utils/
-foundation_x_conversion.py).
+category_id c; fx_mm class k takes reference row k + offset. The offset is
+per localization dataset: ``NAME=0|1`` pairs (e.g. ``TBX11K=1``;
+``label_enc=`` for the denoising label embedding the six share) over the
+defaults, or one number for all. The defaults follow the reference code:
+1 for ChestX-Det and NODE21, whose category ids it shows to start at 1,
+and for label_enc; 0 (rows kept) for the other four, of which it shows
+nothing. The authors' annotation files are not public; the evidence, with
+file paths, is in fx_mm/utils/foundation_x_conversion.py.
 
 ``--reverse``: OUT is REF_CKPT (an fx_mm checkpoint of the config) in the
 reference's layout, ``{'model', 'teacher_model'}``.
@@ -43,7 +49,7 @@ import torch  # noqa: E402
 
 import fx_mm  # noqa: E402,F401
 from fx_mm.utils.foundation_x_conversion import (  # noqa: E402
-    DEFAULT_LOC_CLASS_OFFSET, convert_fx_file, convert_reference_file)
+    convert_fx_file, convert_reference_file, parse_offset_option)
 
 
 def main(argv=None) -> int:
@@ -55,10 +61,12 @@ def main(argv=None) -> int:
                         default='configs/reference/fx_cls_reference.py',
                         help='reference config whose model the weights are '
                         'for')
-    parser.add_argument('--loc-class-offset', type=int, choices=[0, 1],
-                        default=DEFAULT_LOC_CLASS_OFFSET,
+    parser.add_argument('--loc-class-offset', nargs='+', metavar='OFFSET',
                         help='fx_mm localization class k <- reference row '
-                        'k + offset (default: %(default)s)')
+                        'k + offset: 0 or 1 for every dataset, or NAME=0|1 '
+                        'pairs (NAME: a localization dataset or label_enc) '
+                        'over the defaults (1 for ChestX-Det, NODE21 and '
+                        'label_enc, 0 for the others)')
     parser.add_argument('--reverse', action='store_true',
                         help='fx_mm -> reference names')
     args = parser.parse_args(argv)
@@ -71,9 +79,11 @@ def main(argv=None) -> int:
         return 2
     convert = convert_fx_file if args.reverse else convert_reference_file
     try:
-        result = convert(args.src, args.config, args.loc_class_offset)
+        offsets = parse_offset_option(args.loc_class_offset)
+        result = convert(args.src, args.config, offsets)
     except ValueError as e:  # includes NotAReferenceCheckpoint
         print(f'error: {e}', file=sys.stderr)
+        print(f'not written: {args.out}', file=sys.stderr)
         return 2
     print('\n'.join(result.lines))
     if not result.ok:

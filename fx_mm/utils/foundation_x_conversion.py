@@ -4,9 +4,13 @@ The authors' code (jlianglab/Foundation_X: an IDEA-Research DINO whose Swin
 backbone ``backbone.0`` also carries the classification heads and the
 UperNet) saves ``{'model': student, 'teacher_model': EMA teacher,
 'optimizer': ..., 'epoch': ...}`` (``'module.'`` before every key when saved
-from DDP). ``configs/reference/fx_cls_reference.py`` builds the same network
-in fx_mm, tensor for tensor; this module names each fx_mm tensor in the
-reference's terms (:data:`RULES`) and moves weights between the two layouts.
+from DDP); a file with ``teacher_model`` alone (an EMA-only release) gives
+that network as both student and teacher. A Foundation X+ checkpoint (the
+authors' later single-decoder model) is recognised by its keys and refused
+(:func:`single_decoder_model`). ``configs/reference/fx_cls_reference.py``
+builds the same network in fx_mm, tensor for tensor; this module names each
+fx_mm tensor in the reference's terms (:data:`RULES`) and moves weights
+between the two layouts.
 What is laid out differently, besides the names:
 
 * **Swin patch merging**: the official 2x2 concatenation order, permuted to
@@ -20,19 +24,28 @@ What is laid out differently, besides the names:
   and class layer appear under ``transformer.decoder.{t}.bbox_embed.{n}``
   and ``bbox_embed.{t}.{n}`` (one tensor); one fx_mm key takes both, and
   both must hold equal values.
-* **Localization class rows** (``loc_class_offset``): every reference class
-  layer has 14 rows and a box of COCO ``category_id`` c trains row c
-  (``datasets/coco.py`` does not remap ids); fx_mm's class k (0-based, the
-  dataset table's order) is row k. The authors' annotation files are not
-  public, but every class-id table in the reference repository numbers
-  classes from 1 (``util/chestxdet_id2name.json``: 1..13 in the order of
-  ``configs/_base_/datasets/chestx_det.py``; ``node21Nodule_id2name.json``,
-  ``vindrcxr*_id2name.json``), and 14 rows are ChestX-Det's 13 classes
-  plus one -- DETR's ``num_classes = max_id + 1``. So offset 1 (the
-  default) takes reference row k + 1 for fx_mm class k, rotating the unused
-  row 0 to the end, in every class layer and in the denoising label
-  embedding (``label_enc``, indexed by the same ids); offset 0 keeps the
-  rows. A rotation loses nothing, so either choice converts back exactly.
+* **Localization class rows** (``loc_class_offset``, per dataset): every
+  reference class layer has 14 rows and a box of COCO ``category_id`` c
+  trains row c (``datasets/coco.py`` does not remap ids); fx_mm's class k
+  (0-based, the dataset table's order) is row k. The authors' annotation
+  files are not public; their code shows the ids of two of the six
+  localization datasets (jlianglab/Foundation_X):
+
+  - ChestX-Det, 1..13: ``Foundation_X/datasets_medical.py``, class
+    ``ChestXDet_cls``, reads the localization annotation file
+    (``ChestX_det_{split}_NAD_v2.json``, the same file
+    ``Foundation_X+/config/config_datasets.py`` gives its localization
+    task) into 13 slots at ``category_id - 1``;
+    ``Foundation_X+/util/chestxdet_id2name.json`` names ids 1..13;
+  - NODE21, 1: ``util/node21Nodule_id2name.json`` is ``{"1": "Nodule"}``.
+
+  So ChestX-Det and NODE21 default to offset 1 (fx_mm class k <- reference
+  row k + 1, the unused row 0 rotated to the end) and the other four, of
+  which the code says nothing, to 0 (rows kept). The denoising label
+  embedding (``label_enc``) is indexed by the same ids but shared by the
+  six datasets, so it has one offset of its own (key ``label_enc``,
+  default 1: both datasets whose ids are known number from 1). A rotation
+  loses nothing, so any choice converts back exactly.
 
 Buffers the model derives from its own settings (Swin's
 ``relative_position_index``, an ``attn_mask``) are not taken from the
@@ -40,7 +53,7 @@ source; fx_mm's are written instead.
 """
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -51,7 +64,11 @@ from .swin_conversion import (BLOCK_RENAMES, DERIVED_BUFFERS,
 TEACHER_PREFIX = 'teacher.'
 # The reference's entries, as its save_model writes them.
 STUDENT_ENTRY, TEACHER_ENTRY = 'model', 'teacher_model'
-DEFAULT_LOC_CLASS_OFFSET = 1
+# The class-row offset of each localization dataset whose category ids the
+# reference code shows (module docstring); any other dataset defaults to
+# 0. LABEL_ENC names the shared denoising label embedding's offset.
+LABEL_ENC = 'label_enc'
+DEFAULT_LOC_CLASS_OFFSETS = {'ChestX-Det': 1, 'NODE21': 1, LABEL_ENC: 1}
 
 
 class NotAReferenceCheckpoint(ValueError):
@@ -192,11 +209,13 @@ _COMPILED = [(_compile(rule.fx), rule) for rule in RULES]
 @dataclass(frozen=True)
 class KeyEntry:
     """One fx_mm key and its reference names (the first is the module's
-    own; the others list the same tensor)."""
+    own; the others list the same tensor), and the dataset of a
+    per-dataset module (None for a shared one)."""
     fx: str
     ref: Tuple[str, ...]
     reorder: Optional[str] = None
     derived: bool = False
+    dataset: Optional[str] = None
 
 
 @dataclass
@@ -287,6 +306,7 @@ def key_table(fx_keys: Sequence[str], names: ReferenceNames
 def _entry(key: str, rule: Rule, fields: dict, names: ReferenceNames,
            neck_convs: int) -> KeyEntry:
     tail = fields.pop('tail')
+    dataset = fields.get('name')
     if 'name' in fields:
         table = _TABLE_OF_TASK[key.split('.')[0]]
         fields['idx'] = names.index(table, fields['name'])
@@ -306,7 +326,7 @@ def _entry(key: str, rule: Rule, fields: dict, names: ReferenceNames,
     if 'e' in fields:
         fields['lvl'] = int(fields['e']) + neck_convs
     return KeyEntry(key, tuple(t.format(**fields) + tail for t in rule.ref),
-                    rule.reorder, rule.derived)
+                    rule.reorder, rule.derived, dataset)
 
 
 # ------------------------------------------------------------- reorderings
@@ -337,6 +357,84 @@ def reorder(value: torch.Tensor, kind: Optional[str], offset: int,
     if kind == 'class_rows' and offset:
         return torch.roll(value, -offset if to_fx else offset, dims=0)
     return value
+
+
+# ------------------------------------------------------ class-row offsets
+OffsetSpec = Union[None, int, Mapping[str, int]]
+
+
+def resolve_offsets(spec: OffsetSpec, datasets: Sequence[str]
+                    ) -> Dict[str, int]:
+    """The class-row offset of every localization dataset and of the shared
+    denoising label embedding.
+
+    Args:
+        spec (None | int | Mapping[str, int]): None for the defaults
+            (:data:`DEFAULT_LOC_CLASS_OFFSETS`, 0 for a dataset it does not
+            name), one number for every dataset and ``label_enc``, or
+            ``{name: offset}`` over the defaults.
+        datasets (Sequence[str]): The config's localization datasets
+            (``foundation_x_reference.loc_decoders``).
+
+    Returns:
+        dict[str, int]: Each of ``datasets``, then ``'label_enc'`` -> 0 or
+        1.
+
+    Raises:
+        ValueError: A name that is neither a dataset of ``datasets`` nor
+            ``label_enc``, or an offset other than 0 and 1.
+    """
+    names = list(datasets) + [LABEL_ENC]
+    if spec is None or isinstance(spec, Mapping):
+        given = dict(spec or {})
+        unknown = [k for k in given if k not in names]
+        if unknown:
+            raise ValueError(
+                f'localization class-row offset for {unknown[0]!r}: not a '
+                "localization dataset of the config's "
+                f'foundation_x_reference.loc_decoders; the names are '
+                f'{names}.')
+        offsets = {n: given.get(n, DEFAULT_LOC_CLASS_OFFSETS.get(n, 0))
+                   for n in names}
+    else:
+        offsets = dict.fromkeys(names, spec)
+    bad = {k: v for k, v in offsets.items()
+           if type(v) is not int or v not in (0, 1)}
+    if bad:
+        raise ValueError(f'a localization class-row offset is 0 or 1, not '
+                         f'{bad}.')
+    return offsets
+
+
+def parse_offset_option(values: Optional[Sequence[str]]) -> OffsetSpec:
+    """``--loc-class-offset``'s words: one number for every dataset, or
+    ``NAME=0|1`` pairs (the rest keep their defaults); None when absent.
+
+    Raises:
+        ValueError: Words of neither form, or both forms mixed.
+    """
+    if not values:
+        return None
+    if len(values) == 1 and re.fullmatch(r'-?\d+', values[0]):
+        return int(values[0])
+    pairs = [re.fullmatch(r'([^=]+)=(-?\d+)', v) for v in values]
+    if not all(pairs):
+        raise ValueError(
+            '--loc-class-offset takes one number (0 or 1) for every '
+            'localization dataset, or NAME=0|1 pairs (e.g. ChestX-Det=1 '
+            f'TBX11K=0), not {" ".join(values)!r}.')
+    return {m.group(1): int(m.group(2)) for m in pairs}
+
+
+def _offset_of(entry: 'KeyEntry', offsets: Union[int, Mapping[str, int]]
+               ) -> int:
+    """The class-row offset that applies to one key (0 unless it holds
+    class rows): its dataset's, or label_enc's for the shared embedding."""
+    if entry.reorder != 'class_rows':
+        return 0
+    if isinstance(offsets, int):
+        return offsets
+    return offsets[entry.dataset or LABEL_ENC]
 
 
 # ------------------------------------------------------- reading the file
@@ -395,33 +493,96 @@ def what_it_is(keys: Sequence[str]) -> str:
     return f'keys such as {sorted(keys)[:5]}'
 
 
+# Foundation X+ (the authors' later model, jlianglab/Foundation_X:
+# Foundation_X+/models/dino/deformable_transformer_F6_consolidated.py, built
+# by dino_F6_consolidated.py, the model Foundation_X+/models/dino/
+# __init__.py selects) consolidates the six localization decoders into one:
+# its keys are transformer.decoder.layers.{n}.*, .norm, .ref_point_head
+# with no dataset index, the datasets' class / box layers hang under that
+# decoder as transformer.decoder.class_embed.{t}.{n} / bbox_embed.{t}.{n},
+# the content queries become six embeddings transformer.tgt_embed.{t}, and
+# enc_output / enc_output_norm lose their index (no
+# enc_outputMem_LinearProjection). Foundation X has
+# transformer.decoder.{t}.* only (RULES, and the manifest in
+# tests/fixtures/foundation_x_reference/). No Foundation X+ file was at
+# hand: the recognition rests on this key layout as read from the code.
+_INDEXED_DECODER = re.compile(r'transformer\.decoder\.\d+\.')
+_SHARED_DECODER = 'transformer.decoder.layers.'
+_PER_DATASET_QUERIES = re.compile(r'transformer\.tgt_embed\.\d+\.weight')
+
+
+def single_decoder_model(state: Mapping[str, torch.Tensor], path: str,
+                         part: str) -> Optional[str]:
+    """Why a reference-style state dict is not Foundation X, when its DINO
+    decoder has no dataset index (see the comment above); None otherwise.
+
+    Args:
+        state (Mapping): Keys (``module.`` removed) -> tensors.
+        path (str): The file, for the message.
+        part (str): 'student' / 'teacher', for the message.
+
+    Returns:
+        str | None: The refusal: Foundation X+ when the content queries are
+        per dataset too, else a single-decoder model of unknown origin.
+    """
+    keys = list(state)
+    if not any(k.startswith(_SHARED_DECODER) for k in keys) or \
+            any(_INDEXED_DECODER.match(k) for k in keys):
+        return None
+    if any(_PER_DATASET_QUERIES.fullmatch(k) for k in keys):
+        return (
+            f"{path} is a Foundation X+ checkpoint (the authors' later "
+            f'model): its {part} weights have one DINO decoder shared by '
+            'the localization datasets (transformer.decoder.layers.* with '
+            'no dataset index) and per-dataset content queries '
+            '(transformer.tgt_embed.{t}), where Foundation X has a decoder '
+            'per dataset (transformer.decoder.{t}.*). fx_mm does not load '
+            "Foundation X+ checkpoints: it builds Foundation X's "
+            'decoder-per-dataset network, in which a shared decoder has no '
+            'counterpart.')
+    return (
+        f'{path} is not a Foundation X reference checkpoint: its {part} '
+        'weights have one DINO decoder with no dataset index '
+        '(transformer.decoder.layers.*) where Foundation X has one per '
+        'dataset (transformer.decoder.{t}.*) -- the layout of a '
+        "single-decoder model such as Foundation X+ (the authors' later "
+        'model) or a plain DINO. fx_mm does not load a single-decoder '
+        'model.')
+
+
 @dataclass
 class ReferenceFile:
     """The network state dicts of a reference checkpoint file.
 
     Attributes:
-        student (dict): The ``model`` entry (or the file's only state dict),
-            ``module.`` removed.
+        student (dict): The ``model`` entry (or the file's only state dict;
+            in an EMA-only file, ``teacher_model``), ``module.`` removed.
         teacher (dict, optional): ``teacher_model``, likewise.
         entries (dict): Entry -> what it was used as.
         ignored (dict): Entry -> description (optimizer, epoch, ...).
         module_prefix (bool): Keys came with DDP's ``module.``.
+        teacher_only (bool): The file holds ``teacher_model`` and no
+            student; ``student`` and ``teacher`` are both that entry.
     """
     student: Dict[str, torch.Tensor]
     teacher: Optional[Dict[str, torch.Tensor]]
     entries: Dict[str, str]
     ignored: Dict[str, str]
     module_prefix: bool = False
+    teacher_only: bool = False
 
 
 def read_reference(checkpoint, path: str = 'the checkpoint') -> ReferenceFile:
     """Find the student and teacher state dicts in a loaded checkpoint.
 
     Accepts the reference's ``{'model', 'teacher_model', 'optimizer' ...,
-    'epoch'}``, a ``{'state_dict': ...}`` wrapper or a bare state dict.
+    'epoch'}``, one with ``teacher_model`` and no ``model`` (an EMA-only
+    release: the teacher serves as both), a ``{'state_dict': ...}`` wrapper
+    or a bare state dict.
 
     Raises:
-        NotAReferenceCheckpoint: Naming what the file looks like instead.
+        NotAReferenceCheckpoint: Naming what the file looks like instead;
+            a Foundation X+ (single-decoder) checkpoint is named as such.
     """
     if not isinstance(checkpoint, Mapping):
         raise NotAReferenceCheckpoint(
@@ -432,13 +593,16 @@ def read_reference(checkpoint, path: str = 'the checkpoint') -> ReferenceFile:
         student_key = STUDENT_ENTRY
     elif _is_state_dict(checkpoint.get('state_dict')):
         student_key = 'state_dict'
+    elif _is_state_dict(checkpoint.get(TEACHER_ENTRY)):
+        student_key = TEACHER_ENTRY
     elif _is_state_dict(checkpoint):
         student_key = None
     else:
         raise NotAReferenceCheckpoint(
             f'{path} is not a Foundation X reference checkpoint: it has no '
-            f"'model' or 'state_dict' entry of weights (entries: "
-            f'{sorted(map(str, checkpoint))[:10]}).')
+            f"'model', 'teacher_model' or 'state_dict' entry of weights "
+            f'(entries: {sorted(map(str, checkpoint))[:10]}).')
+    teacher_only = student_key == TEACHER_ENTRY
     if student_key is None:
         student, prefixed = strip_module(
             {k: v for k, v in checkpoint.items() if torch.is_tensor(v)})
@@ -446,6 +610,14 @@ def read_reference(checkpoint, path: str = 'the checkpoint') -> ReferenceFile:
         ignored.update({k: describe_entry(v) for k, v in checkpoint.items()
                         if not torch.is_tensor(v)})
         teacher = None
+    elif teacher_only:
+        # An EMA-only release: its one network is the teacher, and the
+        # student a training run starts from is that same network.
+        student, prefixed = strip_module(checkpoint[TEACHER_ENTRY])
+        teacher = student
+        entries[TEACHER_ENTRY] = 'student and teacher'
+        ignored.update({k: describe_entry(v) for k, v in checkpoint.items()
+                        if k not in entries})
     else:
         student, prefixed = strip_module(checkpoint[student_key])
         entries[student_key] = 'student'
@@ -455,7 +627,9 @@ def read_reference(checkpoint, path: str = 'the checkpoint') -> ReferenceFile:
             entries[TEACHER_ENTRY] = 'teacher'
         ignored.update({k: describe_entry(v) for k, v in checkpoint.items()
                         if k not in entries})
-    for name, state in (('student', student), ('teacher', teacher)):
+    parts = (('teacher', student),) if teacher_only else (
+        ('student', student), ('teacher', teacher))
+    for name, state in parts:
         if state is None:
             continue
         if not (any(k.startswith(_B + 'layers.') for k in state) and
@@ -464,7 +638,11 @@ def read_reference(checkpoint, path: str = 'the checkpoint') -> ReferenceFile:
                 f'{path} is not a Foundation X reference checkpoint (its '
                 f'{name} weights have no backbone.0.layers.* and '
                 f'transformer.* keys): it looks like {what_it_is(state)}.')
-    return ReferenceFile(student, teacher, entries, ignored, prefixed)
+        refusal = single_decoder_model(state, path, name)
+        if refusal:
+            raise NotAReferenceCheckpoint(refusal)
+    return ReferenceFile(student, teacher, entries, ignored, prefixed,
+                         teacher_only)
 
 
 # ------------------------------------------------------------- conversion
@@ -511,7 +689,8 @@ def _raise_shapes(bad: List[str]) -> None:
 
 def to_fx(state: Mapping[str, torch.Tensor], table: Mapping[str, KeyEntry],
           template: Mapping[str, torch.Tensor],
-          shared: Sequence[Sequence[str]], offset: int
+          shared: Sequence[Sequence[str]],
+          offsets: Union[int, Mapping[str, int]]
           ) -> Tuple[Dict[str, torch.Tensor], PartReport]:
     """Convert one reference state dict to fx_mm keys.
 
@@ -522,7 +701,8 @@ def to_fx(state: Mapping[str, torch.Tensor], table: Mapping[str, KeyEntry],
             buffers).
         shared (Sequence[Sequence[str]]): Groups of fx_mm keys that are one
             tensor in the model (they must receive equal values).
-        offset (int): Localization class-row offset.
+        offsets (int | Mapping[str, int]): Localization class-row offsets
+            (:func:`resolve_offsets`), or one for every dataset.
 
     Returns:
         tuple: The fx_mm state dict (every template key when the report is
@@ -549,6 +729,7 @@ def to_fx(state: Mapping[str, torch.Tensor], table: Mapping[str, KeyEntry],
         if not torch.is_tensor(value):
             report.unmapped.append(key)
             continue
+        offset = _offset_of(entry, offsets)
         value = reorder(value, entry.reorder, offset, to_fx=True)
         want = template[entry.fx].shape
         if value.shape != want:
@@ -598,7 +779,8 @@ def _tie(out: Dict[str, torch.Tensor], shared: Sequence[Sequence[str]],
 
 def to_reference(state: Mapping[str, torch.Tensor],
                  table: Mapping[str, KeyEntry],
-                 template: Mapping[str, torch.Tensor], offset: int
+                 template: Mapping[str, torch.Tensor],
+                 offsets: Union[int, Mapping[str, int]]
                  ) -> Tuple[Dict[str, torch.Tensor], PartReport]:
     """Convert one fx_mm state dict (no ``teacher.``) to reference keys.
 
@@ -621,6 +803,7 @@ def to_reference(state: Mapping[str, torch.Tensor],
                                            template[key].shape))
             continue
         report.mapped += 1
+        offset = _offset_of(entry, offsets)
         value = reorder(value, entry.reorder, offset, to_fx=False)
         if entry.reorder and (entry.reorder != 'class_rows' or offset):
             report.reordered[entry.reorder] = \
@@ -674,10 +857,12 @@ class Template:
         state (dict): The student's state dict (shapes, derived buffers).
         table (dict): :func:`key_table`.
         shared (list[list[str]]): Student keys that are one tensor.
+        names (ReferenceNames): The config's dataset table.
     """
     state: Dict[str, torch.Tensor]
     table: Dict[str, KeyEntry]
     shared: List[List[str]]
+    names: ReferenceNames
 
 
 def build_template(config: str) -> Template:
@@ -694,7 +879,8 @@ def build_template(config: str) -> Template:
     model = build_model_from_cfg(cfg)
     keep = model.state_dict(keep_vars=True)
     state = {k: v.detach() for k, v in keep.items()}
-    return Template(state, key_table(list(state), names), shared_groups(keep))
+    return Template(state, key_table(list(state), names), shared_groups(keep),
+                    names)
 
 
 def sha256_of(path: str, chunk: int = 1 << 24) -> str:
@@ -730,19 +916,40 @@ class FileConversion:
         return all(p.ok for p in self.parts.values())
 
 
-def _offset_line(offset: int) -> str:
-    if offset:
-        return (f'localization class rows: offset {offset} (fx_mm class k <- '
-                f'reference row k+{offset}, i.e. COCO category_id k+{offset}; '
-                'default, see --loc-class-offset)')
-    return ('localization class rows: offset 0 (fx_mm class k <- reference '
-            'row k; rows kept as they are)')
+def _offset_lines(offsets: Mapping[str, int], spec: OffsetSpec
+                  ) -> List[str]:
+    """How the class rows were taken, per dataset, and why."""
+    given = set(offsets) if isinstance(spec, int) else set(spec or ())
+
+    def why(name: str) -> str:
+        if name in given:
+            return '--loc-class-offset'
+        if name == LABEL_ENC:
+            return ('default: shared by the six, 1 as both datasets whose '
+                    'ids are known')
+        if name in DEFAULT_LOC_CLASS_OFFSETS:
+            return 'default: 1-based ids in the reference code'
+        return 'default: no evidence, rows kept'
+
+    lines = ['localization class rows (fx_mm class k <- reference row k + '
+             'offset, i.e. COCO category_id k + offset; see '
+             '--loc-class-offset):']
+    for name, offset in offsets.items():
+        label = ('label_enc (denoising label embedding)'
+                 if name == LABEL_ENC else name)
+        lines.append(f'  {label} {offset} ({why(name)})')
+    return lines
 
 
 def convert_reference_file(src: str, config: str,
-                           offset: int = DEFAULT_LOC_CLASS_OFFSET
-                           ) -> FileConversion:
+                           offsets: OffsetSpec = None) -> FileConversion:
     """Read a reference checkpoint and convert it for ``config``.
+
+    Args:
+        src (str): The reference checkpoint.
+        config (str): A reference config (``foundation_x_reference``).
+        offsets (None | int | Mapping[str, int]): Localization class-row
+            offsets, as :func:`resolve_offsets` takes them.
 
     Returns:
         FileConversion: ``checkpoint`` is ``{'state_dict': student keys and
@@ -754,19 +961,27 @@ def convert_reference_file(src: str, config: str,
         ValueError: Shapes that do not fit the config, or names of one
             tensor holding different values.
     """
-    if offset not in (0, 1):
-        raise ValueError(f'loc class offset must be 0 or 1, not {offset!r}.')
     template = build_template(config)
+    resolved = resolve_offsets(offsets, template.names.loc_decoders)
     ref = read_reference(load_file(src), src)
     digest = sha256_of(src)
     state, parts = {}, {}
+    if ref.teacher_only:
+        # One network, converted once; the student gets its own copy so
+        # that the file holds two independent state dicts, as training
+        # writes them.
+        converted, parts['teacher'] = to_fx(ref.teacher, template.table,
+                                            template.state, template.shared,
+                                            resolved)
+        state.update({k: v.clone() for k, v in converted.items()})
+        state.update({TEACHER_PREFIX + k: v for k, v in converted.items()})
     for name, source, prefix in (('student', ref.student, ''),
                                  ('teacher', ref.teacher, TEACHER_PREFIX)):
-        if source is None:
+        if source is None or ref.teacher_only:
             continue
         converted, parts[name] = to_fx(source, template.table,
                                        template.state, template.shared,
-                                       offset)
+                                       resolved)
         state.update({prefix + k: v for k, v in converted.items()})
     lines = [f'Foundation X reference -> fx_mm, for {config}',
              f'source: {src}', f'  sha256 {digest}',
@@ -775,9 +990,15 @@ def convert_reference_file(src: str, config: str,
              f'  ignored: {len(ref.ignored)} entries' + ''.join(
                  f'\n    {k}: {v}' for k, v in ref.ignored.items()),
              "  'module.' prefix: " + ('removed' if ref.module_prefix
-                                       else 'none'),
-             _offset_line(offset)]
-    if ref.teacher is None:
+                                       else 'none')]
+    lines += _offset_lines(resolved, offsets)
+    if ref.teacher_only:
+        lines.append("teacher only: the file has no student ('model'), only "
+                     "the EMA teacher ('teacher_model'): it is written as "
+                     'both the student and the teacher (teacher.*), so the '
+                     'tools predict with it and LoadFoundationXHook starts '
+                     "from it with use='teacher' or use='student' alike")
+    elif ref.teacher is None:
         lines.append('teacher: none in the file (trained without an EMA '
                      'teacher): the student is written alone, and the tools '
                      'predict with it')
@@ -787,20 +1008,22 @@ def convert_reference_file(src: str, config: str,
         foundation_x_reference=dict(
             source=src, sha256=digest, config=config,
             entries=dict(ref.entries), ignored=dict(ref.ignored),
-            module_prefix=ref.module_prefix, loc_class_offset=offset,
-            teacher=ref.teacher is not None),
+            module_prefix=ref.module_prefix, loc_class_offset=resolved,
+            teacher=ref.teacher is not None, teacher_only=ref.teacher_only),
         note=f'converted from the Foundation X reference checkpoint {src} '
         f'(sha256 {digest}) by tools/convert_foundation_x.py')
     return FileConversion(dict(state_dict=state, meta=meta), parts, lines)
 
 
 def convert_fx_file(src: str, config: str,
-                    offset: int = DEFAULT_LOC_CLASS_OFFSET) -> FileConversion:
+                    offsets: OffsetSpec = None) -> FileConversion:
     """The reverse: an fx_mm checkpoint of ``config`` in the reference's
     layout, ``{'model': ..., 'teacher_model': ...}`` (the teacher when the
-    file has one)."""
+    file has one), class rows moved back by ``offsets``
+    (:func:`resolve_offsets`)."""
     from .checkpoint_parts import read_checkpoint
     template = build_template(config)
+    resolved = resolve_offsets(offsets, template.names.loc_decoders)
     state, _ = read_checkpoint(src)
     if not any(k.startswith('backbone.stages.') for k in state):
         raise ValueError(f'{src} is not an fx_mm checkpoint: it looks like '
@@ -815,9 +1038,9 @@ def convert_fx_file(src: str, config: str,
         if not source:
             continue
         out[entry], parts[name] = to_reference(source, template.table,
-                                                template.state, offset)
+                                                template.state, resolved)
     lines = [f'fx_mm -> Foundation X reference, for {config}',
-             f'source: {src}', _offset_line(offset)]
+             f'source: {src}'] + _offset_lines(resolved, offsets)
     for name, report in parts.items():
         lines += format_report(name, report, 'fx_mm', 'reference')
     return FileConversion(out, parts, lines)

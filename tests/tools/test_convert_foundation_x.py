@@ -10,6 +10,7 @@ two layouts differ, the reference's is re-derived here from its definition
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -137,7 +138,9 @@ def test_synthetic_checkpoint_converts_completely_and_loads_strictly(
         # Every reference key but the Swin's derived index buffers.
         assert len(report.derived) == 8
         assert report.mapped == 932 - 8
-        assert report.reordered == {'patch_merging': 9, 'class_rows': 61}
+        # The class layers of ChestX-Det and NODE21 (10 each: 2 decoder, 2
+        # output and 1 proposal layer, weight and bias) and label_enc.
+        assert report.reordered == {'patch_merging': 9, 'class_rows': 21}
     state = converted.checkpoint['state_dict']
     own = model.state_dict()
     assert list(state) == list(own)  # student and teacher.*
@@ -146,7 +149,8 @@ def test_synthetic_checkpoint_converts_completely_and_loads_strictly(
     assert meta['ignored'] == {
         'optimizer': 'optimizer state: 5 parameters in 4 groups',
         'epoch': '219'}
-    assert meta['loc_class_offset'] == 1 and meta['teacher']
+    assert meta['loc_class_offset']['ChestX-Det'] == 1 and meta['teacher']
+    assert not meta['teacher_only']
     text = '\n'.join(converted.lines)
     assert 'optimizer: optimizer state: 5 parameters in 4 groups' in text
     assert 'epoch: 219' in text
@@ -183,29 +187,84 @@ def test_names_follow_the_dataset_table(source, converted):
                            ref[f'backbone.0.segmentation_heads.{k}.weight'])
 
 
-def test_class_rows_move_by_the_offset(source, tmp_path):
-    ref = source[1]['model']
-    rows = {
-        'loc.per_dataset.ChestX-Det.bbox_head.cls_branches.0.weight':
-            'class_embed_.4.0.weight',
-        'loc.per_dataset.ChestX-Det.bbox_head.cls_branches.2.bias':
-            'transformer.enc_out_class_embed.4.bias',
-        'loc.per_dataset.TBX11K.decoder.cls_branches.1.weight':
-            'transformer.decoder.0.class_embed.1.weight',
-        'loc.dn_query_generator.label_embedding.weight': 'label_enc.weight',
-    }
-    one = convert_reference_file(source[0], TINY).checkpoint['state_dict']
-    zero = convert_reference_file(source[0], TINY,
-                                  offset=0).checkpoint['state_dict']
-    for fx, name in rows.items():
-        r = ref[name]
-        assert torch.equal(zero[fx], r)
-        # fx_mm class k is reference row (category id) k + 1; row 0 last.
-        assert torch.equal(one[fx][:-1], r[1:])
-        assert torch.equal(one[fx][-1], r[0])
+# fx_mm key -> reference key of one class layer of each kind, for the
+# dataset of reference decoder index t.
+CLASS_LAYERS = {
+    'loc.per_dataset.{name}.bbox_head.cls_branches.0.weight':
+        'class_embed_.{t}.0.weight',
+    'loc.per_dataset.{name}.bbox_head.cls_branches.2.bias':
+        'transformer.enc_out_class_embed.{t}.bias',
+    'loc.per_dataset.{name}.decoder.cls_branches.1.weight':
+        'transformer.decoder.{t}.class_embed.1.weight',
+}
+# The reference code shows 1-based ids for these two only.
+DEFAULT_OFFSETS = dict(dict.fromkeys(LOC, 0), **{'ChestX-Det': 1,
+                                                 'NODE21': 1})
+
+
+def _check_rows(state: dict, ref: dict, offsets: dict, label_enc: int):
+    """fx_mm class k of dataset d is reference row k + offsets[d] (row 0
+    last when the offset is 1); the shared label_enc by its own offset."""
+    for t, name in enumerate(LOC):
+        for fx, key in CLASS_LAYERS.items():
+            got, rows = state[fx.format(name=name)], ref[key.format(t=t)]
+            if offsets[name]:
+                assert torch.equal(got[:-1], rows[1:]), (name, fx)
+                assert torch.equal(got[-1], rows[0]), (name, fx)
+            else:
+                assert torch.equal(got, rows), (name, fx)
+    got = state['loc.dn_query_generator.label_embedding.weight']
+    assert torch.equal(got, torch.roll(ref['label_enc.weight'], -label_enc,
+                                       0))
+
+
+def test_class_rows_move_by_each_datasets_offset(source, tmp_path, capsys):
+    path, ref = source[0], source[1]['model']
+    # Default: ChestX-Det and NODE21 1-based, the other four kept.
+    default = convert_reference_file(path, TINY)
+    state = default.checkpoint['state_dict']
+    _check_rows(state, ref, DEFAULT_OFFSETS, 1)
+    _check_rows({k[len('teacher.'):]: v for k, v in state.items()
+                 if k.startswith('teacher.')}, source[1]['teacher_model'],
+                DEFAULT_OFFSETS, 1)
+    meta = default.checkpoint['meta']['foundation_x_reference']
+    assert meta['loc_class_offset'] == dict(DEFAULT_OFFSETS, label_enc=1)
+    text = '\n'.join(default.lines)
+    assert 'ChestX-Det 1 (default: 1-based ids in the reference code)' in text
+    assert 'TBX11K 0 (default: no evidence, rows kept)' in text
     # Other layers do not move.
-    assert torch.equal(one['loc.query_embedding.weight'],
-                       zero['loc.query_embedding.weight'])
+    assert torch.equal(state['loc.query_embedding.weight'],
+                       ref['transformer.tgt_embed.weight'])
+
+    out = str(tmp_path / 'out.pth')
+
+    def run(*offsets):
+        code = tool.main([path, out, '--config', TINY,
+                          '--loc-class-offset', *offsets])
+        return code, capsys.readouterr()
+
+    # Per dataset, over the defaults.
+    code, printed = run('TBX11K=1', 'NODE21=0', 'label_enc=0')
+    assert code == 0, printed.err
+    assert 'TBX11K 1 (--loc-class-offset)' in printed.out
+    _check_rows(torch.load(out, weights_only=True)['state_dict'], ref,
+                dict(DEFAULT_OFFSETS, TBX11K=1, NODE21=0), 0)
+    # One number: all six decoders and label_enc, as before.
+    for k in (0, 1):
+        code, printed = run(str(k))
+        assert code == 0, printed.err
+        _check_rows(torch.load(out, weights_only=True)['state_dict'], ref,
+                    dict.fromkeys(LOC, k), k)
+    os.remove(out)
+    # Refused, naming what is wrong; nothing written.
+    for bad, words in ((['Foo=1'], ["'Foo'", 'ChestX-Det', 'label_enc']),
+                       (['ChestX-Det=2'], ['ChestX-Det', '0 or 1']),
+                       (['ChestX-Det'], ['NAME=0|1']),
+                       (['0', 'NODE21=1'], ['NAME=0|1'])):
+        code, printed = run(*bad)
+        assert code == 2 and all(w in printed.err for w in words), \
+            (bad, printed.err)
+        assert not os.path.exists(out)
 
 
 def test_reverse_then_forward_and_forward_then_reverse_are_the_identity(
@@ -215,8 +274,10 @@ def test_reverse_then_forward_and_forward_then_reverse_are_the_identity(
     # included (mmpretrain's index is the official Swin one).
     fx_student = {k: v for k, v in converted.checkpoint['state_dict'].items()
                   if not k.startswith('teacher.')}
+    offsets = converted.checkpoint['meta']['foundation_x_reference'][
+        'loc_class_offset']
     back, report = to_reference(fx_student, template.table, template.state,
-                                offset=1)
+                                offsets)
     assert report.ok and sorted(back) == sorted(ref)
     for key in ref:
         assert torch.equal(back[key], ref[key]), key
@@ -398,7 +459,8 @@ def test_not_a_reference_checkpoint_is_refused_naming_what_it_is(
     with pytest.raises(NotAReferenceCheckpoint, match='convert_swin.py'):
         read_reference(dict(model=swin), 'swin.pth')
     with pytest.raises(NotAReferenceCheckpoint,
-                       match=r"no 'model' or 'state_dict'.*\['epoch'"):
+                       match=r"no 'model', 'teacher_model' or 'state_dict'"
+                       r".*\['epoch'"):
         read_reference(dict(epoch=3), 'x.pth')
     assert not os.path.exists(out)
 
@@ -451,6 +513,111 @@ def test_wrappers_prefix_and_a_file_without_teacher(tmp_path):
     torch.save(state, src)  # a bare state dict
     result = convert_reference_file(src, TINY)
     assert result.ok and len(result.parts['student'].derived) == 9
+
+
+def test_a_teacher_only_file_becomes_student_and_teacher(tmp_path, capsys):
+    """An EMA-only release (``teacher_model`` and no ``model``): the teacher
+    is written as the student and as ``teacher.*``, and the output says so."""
+    teacher = reference_state(1)
+    src, out = str(tmp_path / 'ema.pth'), str(tmp_path / 'out.pth')
+    torch.save(dict(teacher_model={'module.' + k: v
+                                   for k, v in teacher.items()}, epoch=7),
+               src)
+    assert tool.main([src, out, '--config', TINY]) == 0
+    printed = capsys.readouterr().out
+    assert "teacher only: the file has no student ('model')" in printed
+    assert 'written as both the student and the teacher' in printed
+    state = torch.load(out, weights_only=True)['state_dict']
+    student = {k: v for k, v in state.items() if not k.startswith('teacher.')}
+    assert len(student) * 2 == len(state)
+    for key, value in student.items():
+        assert torch.equal(state['teacher.' + key], value), key
+    # The file's teacher, converted: a per-dataset layer and a Swin norm.
+    assert torch.equal(state['backbone.loc_norm1.weight'],
+                       teacher['backbone.0.Locnorm1.weight'])
+    assert torch.equal(
+        state['teacher.loc.per_dataset.SIIM-ACR.memory_proj.weight'],
+        teacher['transformer.enc_outputMem_LinearProjection.5.weight'])
+    # Student and teacher are separate tensors in the file.
+    assert state['backbone.loc_norm1.weight'].data_ptr() != \
+        state['teacher.backbone.loc_norm1.weight'].data_ptr()
+    meta = torch.load(out, weights_only=True)['meta']['foundation_x_reference']
+    assert meta['teacher'] and meta['teacher_only']
+    assert meta['entries'] == {'teacher_model': 'student and teacher'}
+    assert meta['ignored'] == {'epoch': '7'}
+    # It loads into the tiny reference model with its teacher, strictly.
+    cfg = Config.fromfile(TINY)
+    build_model_from_cfg(cfg).load_state_dict(state, strict=True)
+
+
+def foundation_x_plus_state(per_dataset_queries: bool = True) -> dict:
+    """The tiny reference state in Foundation X+'s layout, as read from
+    jlianglab/Foundation_X: Foundation_X+/models/dino/
+    deformable_transformer_F6_consolidated.py and dino_F6_consolidated.py
+    (the model Foundation_X+/models/dino/__init__.py builds): ONE decoder
+    (``transformer.decoder.layers.{n}``, ``.norm``, ``.ref_point_head``)
+    carrying the six datasets' class / box layers as
+    ``transformer.decoder.class_embed.{t}.{n}``; six content-query
+    embeddings ``transformer.tgt_embed.{t}``; one ``enc_output`` /
+    ``enc_output_norm`` and no ``enc_outputMem_LinearProjection``. With
+    ``per_dataset_queries=False`` the queries stay Foundation X's single
+    ``tgt_embed``: only the decoder has lost its dataset index."""
+    out = {}
+    for key, value in reference_state(0).items():
+        m = re.match(r'transformer\.decoder\.(\d+)\.(.*)', key)
+        if m:
+            t, rest = int(m.group(1)), m.group(2)
+            head = re.match(r'(class_embed|bbox_embed)\.(.*)', rest)
+            if head:
+                out[f'transformer.decoder.{head.group(1)}.{t}.'
+                    f'{head.group(2)}'] = value
+            elif t == 0:
+                out['transformer.decoder.' + rest] = value
+            continue
+        m = re.match(r'transformer\.(enc_output|enc_output_norm)\.(\d+)\.(.*)',
+                     key)
+        if m:
+            if m.group(2) == '0':
+                out[f'transformer.{m.group(1)}.{m.group(3)}'] = value
+            continue
+        if key.startswith('transformer.enc_outputMem_LinearProjection.'):
+            continue
+        if key == 'transformer.tgt_embed.weight' and per_dataset_queries:
+            for t in range(6):
+                out[f'transformer.tgt_embed.{t}.weight'] = value.clone()
+            continue
+        out[key] = value
+    return out
+
+
+def test_a_foundation_x_plus_checkpoint_is_refused_naming_it(tmp_path,
+                                                             capsys):
+    src, out = str(tmp_path / 'fx_plus.pth'), str(tmp_path / 'out.pth')
+    state = foundation_x_plus_state()
+    assert 'transformer.decoder.layers.1.norm2.weight' in state
+    assert not any(re.match(r'transformer\.decoder\.\d', k) for k in state)
+    torch.save(dict(model=state, teacher_model=state, epoch=3), src)
+    assert tool.main([src, out, '--config', TINY]) == 2
+    err = capsys.readouterr().err
+    assert 'is a Foundation X+ checkpoint' in err
+    assert 'transformer.decoder.layers.*' in err
+    assert 'transformer.tgt_embed.{t}' in err
+    assert 'fx_mm does not load Foundation X+' in err
+    assert f'not written: {out}' in err and not os.path.exists(out)
+    # EMA-only, with DDP's prefix: recognised all the same.
+    torch.save(dict(teacher_model={'module.' + k: v
+                                   for k, v in state.items()}), src)
+    assert tool.main([src, out, '--config', TINY]) == 2
+    assert 'is a Foundation X+ checkpoint' in capsys.readouterr().err
+    # A DINO decoder without the dataset index but no other sign of X+:
+    # refused for what the key layout shows.
+    with pytest.raises(NotAReferenceCheckpoint) as error:
+        read_reference(dict(model=foundation_x_plus_state(False)), 'x.pth')
+    message = str(error.value)
+    assert 'one DINO decoder with no dataset index' in message
+    assert 'Foundation X has one per dataset (transformer.decoder.{t}.*)' \
+        in message
+    assert not os.path.exists(out)
 
 
 def test_names_of_one_tensor_must_agree_and_shapes_must_fit(tmp_path):
