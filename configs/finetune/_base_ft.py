@@ -6,7 +6,9 @@ _base_ = [
     '../_base_/models/foundation_x_swin-b.py', '../_base_/fx_runtime.py',
     '../_base_/pipelines/cxr_224.py'
 ]
-pretrained = 'work_dirs/fx_cls/epoch_last.pth'  # set with --cfg-options
+# configs/fx_cls.py's last checkpoint (10 cycles of 29 passes); set with
+# --cfg-options custom_hooks.0.checkpoint=...
+pretrained = 'work_dirs/fx_cls/epoch_290.pth'
 model = dict(teacher=False)
 train_cfg = dict(max_cycles=50, lock_tasks=())
 custom_hooks = [

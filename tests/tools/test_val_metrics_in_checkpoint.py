@@ -68,3 +68,30 @@ def test_heads_at_chance_are_reported_in_json_and_overlay(trained_tiny,
         written = json.load(f)
     assert written['cautions'] == validation['cautions']
     assert written['validation']['at_chance'] == {'CovidLungs': 0.55}
+
+
+def test_validation_once_per_cycle_reaches_the_checkpoints_after_it(
+        tmp_path):
+    """val_by='cycle': a checkpoint saved before any validation carries none,
+    the checkpoint of the validated pass is rewritten with its metrics, and
+    a later (mid-cycle) checkpoint carries that validation, ``pass_`` naming
+    the pass it followed."""
+    from types import SimpleNamespace
+
+    from fx_mm.engine.hooks import ValMetricsInCheckpointHook
+    hook = ValMetricsInCheckpointHook()
+    runner = SimpleNamespace(epoch=1, work_dir=str(tmp_path))
+    first = dict(state_dict={}, meta={})
+    hook.before_save_checkpoint(runner, first)  # pass 1, no validation yet
+    assert 'fx_val_metrics' not in first['meta']
+    # Pass 3 ends the cycle: its checkpoint is saved, then validation runs.
+    runner.epoch = 3
+    torch.save(dict(state_dict={}, meta={}), tmp_path / 'epoch_3.pth')
+    hook.after_val_epoch(runner, {'CovidLungs/cls/AUC': 0.75})
+    assert meta_of(tmp_path / 'epoch_3.pth') == dict(
+        pass_=3, metrics={'CovidLungs/cls/AUC': 0.75})
+    # Pass 4, mid-cycle: the latest validation is pass 3's.
+    runner.epoch = 4
+    mid = dict(state_dict={}, meta={})
+    hook.before_save_checkpoint(runner, mid)
+    assert mid['meta']['fx_val_metrics']['pass_'] == 3
