@@ -290,6 +290,26 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         return samples // batch if self.dataloader_cfg.get('drop_last') \
             else -(-samples // batch)
 
+    def _worker_seed_base(self, p: Pass) -> int:
+        """The seed a pass's dataloader is built with.
+
+        mmengine's ``worker_init_fn`` seeds worker ``w`` of rank ``r`` with
+        ``base + num_workers * r + w``. Each pass takes the next block of
+        ``world_size * num_workers`` seeds after the shared seed, so every
+        worker of every pass on every rank draws from a seed of its own
+        (``shared seed + pass index`` made worker 1 of a pass replay worker
+        0 of the next, and rank 1 replay rank 0 a few passes on), and a
+        resumed run's workers get the seeds the uninterrupted run's had.
+
+        Args:
+            p (Pass): The pass.
+
+        Returns:
+            int: ``seed + p.index * world_size * max(num_workers, 1)``.
+        """
+        workers = max(self.dataloader_cfg.get('num_workers', 0) or 0, 1)
+        return self.seed + p.index * get_world_size() * workers
+
     def _loader(self, p: Pass):
         """The dataloader of a pass (built on first use)."""
         if p not in self._loaders:
@@ -303,10 +323,8 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
                     transform.set_pass(self.seed, p.index)
             cfg['dataset'] = dataset
             cfg['sampler'] = self._sampler_cfg(p)
-            # Worker seeds differ per pass: random augmentations must not
-            # replay the previous pass's draws.
             self._loaders[p] = self.runner.build_dataloader(
-                cfg, seed=self.seed + p.index)
+                cfg, seed=self._worker_seed_base(p))
             assert len(self._loaders[p]) == self._num_iters(p)
         return self._loaders[p]
 
