@@ -1,5 +1,7 @@
 """What fx_mm runs on: ``python -m fx_mm.env`` (mmdet's collect_env, plus
-whether mmcv's deformable attention has its CUDA kernel).
+whether the compiled mmcv ops fx_mm reaches on a GPU -- multi-scale
+deformable attention and the sigmoid focal loss, docs/gpu.md -- have their
+CUDA kernels).
 
     python -m fx_mm.env            # every line
     python -m fx_mm.env --short    # one line (printed by `make install`)
@@ -8,10 +10,24 @@ import argparse
 import sys
 from collections import OrderedDict
 
+#: The compiled mmcv ops fx_mm reaches on CUDA (docs/gpu.md), each with what
+#: runs instead on CUDA tensors when the installed mmcv has no CUDA kernels.
+COMPILED_OPS = OrderedDict([
+    ('deformable attention',
+     'DINO\'s encoder and decoder run mmcv\'s PyTorch path '
+     '(fx_mm/ops/deform_attn_fallback.py; slower, more memory)'),
+    ('sigmoid focal loss',
+     'DINO\'s classification loss runs mmdet\'s PyTorch path '
+     '(fx_mm/ops/focal_loss_dispatch.py)'),
+])
+
 
 def collect_env() -> 'OrderedDict[str, str]':
     """mmengine's environment report, the OpenMMLab versions, the GPUs and
-    the mmcv build (CUDA kernels or not; no GPU needed to tell).
+    the mmcv build: one line per op of :data:`COMPILED_OPS`, CUDA kernel or
+    not (no GPU needed to tell). mmcv compiles every CUDA kernel or none
+    (``MMCV_WITH_CUDA``), so the lines follow one probe,
+    :func:`fx_mm.ops.mmcv_has_cuda_kernels`.
 
     Returns:
         OrderedDict[str, str]: Name -> value, in print order.
@@ -41,11 +57,12 @@ def collect_env() -> 'OrderedDict[str, str]':
             'GiB)' for i in range(torch.cuda.device_count())
             ] if torch.cuda.is_available() else []
     env['GPUs visible'] = '; '.join(gpus) if gpus else 'none'
-    has_kernel = mmcv_has_cuda_kernels()
-    env['mmcv deformable attention CUDA kernel'] = (
-        'yes' if has_kernel else
-        'no: on CUDA tensors DINO runs mmcv\'s PyTorch path (slower); '
-        'build it with `FX_MMCV_CUDA=1 make install`')
+    has_kernels = mmcv_has_cuda_kernels()
+    for op, instead in COMPILED_OPS.items():
+        env[f'mmcv {op} CUDA kernel'] = (
+            'yes' if has_kernels else
+            f'no: on CUDA tensors {instead}; build the kernels with '
+            '`FX_MMCV_CUDA=1 make install`')
     env['bf16 autocast on the GPU'] = (
         str(torch.cuda.is_bf16_supported()) if gpus else 'no GPU')
     return env
@@ -54,15 +71,17 @@ def collect_env() -> 'OrderedDict[str, str]':
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--short', action='store_true',
-                        help='one line: versions, GPUs, kernel')
+                        help='one line: versions, GPUs, kernels')
     args = parser.parse_args(argv)
     env = collect_env()
     if args.short:
-        kernel = env['mmcv deformable attention CUDA kernel'].split(':')[0]
+        kernels = env[f'mmcv {next(iter(COMPILED_OPS))} CUDA kernel'
+                      ].split(':')[0]
         print(f"fx_mm stack OK: torch {env['PyTorch']} (CUDA "
               f"{env['torch CUDA']}), mmcv {env['MMCV']} (ops CUDA "
-              f"{env['MMCV CUDA Compiler']}; deformable-attention CUDA "
-              f"kernel: {kernel}), mmdet {env['MMDetection']}, mmseg "
+              f"{env['MMCV CUDA Compiler']}; CUDA kernels of "
+              f"{' and '.join(COMPILED_OPS)}: {kernels}), mmdet "
+              f"{env['MMDetection']}, mmseg "
               f"{env['MMSegmentation']}, mmpretrain {env['MMPretrain']}; "
               f"GPUs: {env['GPUs visible']}")
         return

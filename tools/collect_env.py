@@ -1,5 +1,6 @@
 """Print the environment fx_mm runs in (mmdet's tools/misc convention):
-versions, GPUs and whether mmcv's deformable attention has a CUDA kernel.
+versions, GPUs and whether the compiled mmcv ops fx_mm reaches on a GPU
+(deformable attention, sigmoid focal loss) have their CUDA kernels.
 
     python tools/collect_env.py      # same as python -m fx_mm.env
 """

@@ -27,8 +27,10 @@
 # is never reused with another torch, another CUDA or other architectures (PTX included),
 # and a CPU wheel never stands in for a CUDA one. Build logs go to CACHE_ROOT/logs/.
 # Nothing is installed until a wheel is built, so a failed build leaves the environment as
-# it was; a failed CUDA build falls back to the CPU build (deformable attention then runs
-# mmcv's PyTorch path on the GPU, see fx_mm/ops/deform_attn_fallback.py).
+# it was; a failed CUDA build falls back to the CPU build (on the GPU, the two compiled
+# ops fx_mm reaches then take PyTorch paths: deformable attention mmcv's, see
+# fx_mm/ops/deform_attn_fallback.py, and the sigmoid focal loss mmdet's, see
+# fx_mm/ops/focal_loss_dispatch.py).
 set -euo pipefail
 py=$1; ver=$2; cache_root=$3
 jobs=${MAX_JOBS:-2}
@@ -184,9 +186,11 @@ Compiling mmcv's CUDA kernels (CUDA $torch_cuda, architectures $arch_list, torch
 did not produce a wheel; the compiler's output is in
     $log
 (its last lines are below). The installation goes on with mmcv's CPU build: training and
-inference still run on a GPU, but deformable attention (the DINO localization branch) uses
-mmcv's slower pure-PyTorch path there, with one warning per process. A plain "make
-install" does not retry (it records this install as done); to retry after fixing the cause:
+inference still run on a GPU, but the two compiled ops fx_mm reaches there take PyTorch
+paths, each with one warning per process: deformable attention (the DINO localization
+branch) mmcv's slower pure-PyTorch path, and the sigmoid focal loss (DINO's classification
+loss) mmdet's PyTorch path. A plain "make install" does not retry (it records this
+install as done); to retry after fixing the cause:
     FX_MMCV_CUDA=1 make -B install
 
 EOF

@@ -98,6 +98,8 @@ def test_failed_cuda_build_falls_back_to_cpu_and_says_so(machine):
     assert ('logs/mmcv-2.1.0-torch-2.14.1+cu130-cuda13.0-sm80ptx-'
             in run.proc.stderr)
     assert 'pure-PyTorch path' in run.proc.stderr
+    # both compiled ops fx_mm reaches on a GPU are named
+    assert 'the sigmoid focal loss' in run.proc.stderr
     assert cpu in run.calls
     assert run.marker == f'{TORCH} cpu'
 
