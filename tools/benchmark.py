@@ -48,7 +48,9 @@ gpu: on a CUDA GPU, images per second of cls, loc and seg training steps on
 Swin-B at 224 px and the paper's batch 24, in fp32 and with --amp (fp16
 autocast, dynamic loss scaling), and the peak GPU memory of each; then the
 multitask predict / three single-task predicts ratio on the GPU (target
-<= 0.5).
+<= 0.5). "fp32" is with TF32 matmuls and convolutions where the config
+allows them, as in training (env_cfg.allow_tf32, on by default; --cfg-options
+is not taken here: set it in the config to measure without).
 
 data_prep: images per second of the NIH ChestX-ray14 and CheXpert converters
 on a generated download (tools/benchmark_data_prep.py), with --resize and as
@@ -85,6 +87,7 @@ from mmengine.logging import MMLogger  # noqa: E402
 import fx_mm  # noqa: E402,F401
 from fx_mm.testing import make_batch  # noqa: E402
 from fx_mm.utils import build_initialised_model  # noqa: E402
+from fx_mm.utils.runtime import apply_tf32  # noqa: E402
 
 
 def build(cfg, **model_overrides):
@@ -466,8 +469,10 @@ def bench_gpu(cfg, args):
     gib = 2.0**30
     name = torch.cuda.get_device_name(0)
     print(f'{name}; torch {torch.__version__} CUDA {torch.version.cuda}; '
-          'mmcv deformable-attention CUDA kernel: '
-          f"{'yes' if mmcv_has_cuda_kernels() else 'no (PyTorch path)'}; "
+          'mmcv CUDA kernels (deformable attention, sigmoid focal loss): '
+          f"{'yes' if mmcv_has_cuda_kernels() else 'no (PyTorch paths)'}; "
+          'TF32 matmuls and convolutions (env_cfg.allow_tf32): '
+          f"{'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'}; "
           f'Swin-B 224 px, batch {args.batch_size}, median of {args.steps} '
           'steps after 2 warm-up steps; activation checkpointing '
           f"{'on' if args.activation_checkpointing else 'off'}", flush=True)
@@ -555,6 +560,10 @@ def main():
         bench_ddp(args)
         return
     cfg = Config.fromfile(args.config)
+    # TF32 as training sets it (tools/train.py: env_cfg.allow_tf32, on by
+    # default), so that GPU figures are those of a training run; without a
+    # GPU the switches change nothing.
+    apply_tf32(cfg)
     if args.mode == 'memory' and args.child:
         memory_child(cfg, args.task, args.cp, args.steps, args.device)
     elif args.mode == 'memory':

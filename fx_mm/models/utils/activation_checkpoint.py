@@ -9,12 +9,17 @@ Memory falls by the activations of every checkpointed block, time rises by
 one extra forward of each.
 
 Why not the toolboxes' switches: mmpretrain's Swin ``with_cp`` uses
-PyTorch's *reentrant* checkpoint, which DDP with
-``find_unused_parameters=True`` (which fx_mm needs: a batch trains one branch)
-does not support, and mmdet's ``num_cp`` needs fairscale and covers the
-encoder only. Here every block uses the non-reentrant checkpoint, which works
-under DDP, with autocast and with keyword arguments, and changes no
-state-dict key: checkpoints load with or without it.
+PyTorch's *reentrant* checkpoint, which takes no keyword arguments, gives no
+gradients inside a block none of whose inputs requires one, and which torch's
+DDP with ``find_unused_parameters=True`` (the wrapper a config can still
+choose with ``model_wrapper_cfg.type='MMDistributedDataParallel'``) does not
+support; mmdet's ``num_cp`` needs fairscale and covers the encoder only. Here
+every block uses the non-reentrant checkpoint, which works with autocast and
+keyword arguments, and changes no state-dict key: checkpoints load with or
+without it. fx_mm's own wrapper, ``PassDistributedDataParallel``, puts no
+hook on the parameters (it all-reduces the gradients once backward has
+ended), so recomputation in backward does not meet it; no test runs
+checkpointing in a multi-process run yet.
 """
 from typing import Dict, Iterable
 
