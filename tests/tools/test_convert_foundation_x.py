@@ -27,7 +27,9 @@ from fx_mm.utils import build_model_from_cfg
 from fx_mm.utils.foundation_x_conversion import (NotAReferenceCheckpoint,
                                                  build_template,
                                                  convert_reference_file,
-                                                 read_reference, to_reference)
+                                                 parse_offset_option,
+                                                 read_reference,
+                                                 resolve_offsets, to_reference)
 from fx_mm.utils.swin_conversion import convert_swin
 from tests.conftest import REPO, repo_path
 from tests.test_readme_own_dataset import (bash_commands, code_blocks,
@@ -664,6 +666,24 @@ train_dataloader = dict(num_workers=0)
 val_dataloader = dict(num_workers=0)
 test_dataloader = val_dataloader
 '''
+
+
+def test_readme_offset_examples_are_valid_options():
+    """The section's --loc-class-offset examples parse and name datasets of
+    the reference config; they do what their comments say."""
+    section = readme_section('Using the released Foundation X weights')
+    lines = [line.split('#')[0] for block in code_blocks(section, 'text')
+             for line in block.splitlines()
+             if line.startswith('--loc-class-offset')]
+    assert len(lines) == 2
+    datasets = Config.fromfile(FULL).foundation_x_reference.loc_decoders
+    assert sorted(datasets) == sorted(LOC)
+    some, all_zero = (resolve_offsets(
+        parse_offset_option(shlex.split(line)[1:]), datasets)
+        for line in lines)
+    assert some == dict(DEFAULT_OFFSETS, label_enc=1, TBX11K=1,
+                        **{'RSNA-Pneumonia': 1})
+    assert set(all_zero.values()) == {0}
 
 
 def test_readme_section_runs_as_written(covid_lungs, tmp_path):
