@@ -72,11 +72,22 @@ def covid_lungs(tmp_path_factory) -> str:
     return out
 
 
+# Checkpoint settings for tiny_train_config: every pass kept (for tests that
+# compare passes), or only the last pass saved (mmengine's CheckpointHook:
+# interval -1 saves no pass but the last one, ``save_last``). A tiny
+# checkpoint is 80-120 MB: a run that keeps all ten holds about 1 GB.
+EVERY_PASS = dict(max_keep_ckpts=-1)
+LAST_PASS_ONLY = dict(interval=-1)
+
+
 def tiny_train_config(path: str, data_root: str, n_train: int = 8,
-                      n_eval: int = 4, extra: str = '') -> str:
+                      n_eval: int = 4, extra: str = '',
+                      checkpoint: dict = EVERY_PASS) -> str:
     """Write a config that inherits the tiny X-CLS config, on ``data_root``
     and the first ``n_train`` / ``n_eval`` images of each split (mmengine's
-    dataset ``indices``) -- the way a user points a config at their data."""
+    dataset ``indices``) -- the way a user points a config at their data.
+    ``checkpoint`` sets ``default_hooks.checkpoint`` (write only what the
+    test reads: :data:`LAST_PASS_ONLY` when it reads the last pass's)."""
     text = f'''_base_ = [{repo_path('configs', 'tiny', 'fx_cls_tiny.py')!r}]
 data_root = {data_root!r}
 _small = dict(train=dict(indices={n_train}), val=dict(indices={n_eval}),
@@ -92,7 +103,7 @@ fx_datasets = [
     dict(name='LungMasks', data_root=data_root,
          seg=dict(classes=['Lungs'], **_small)),
 ]
-default_hooks = dict(checkpoint=dict(max_keep_ckpts=-1), logger=dict(interval=1))
+default_hooks = dict(checkpoint={checkpoint!r}, logger=dict(interval=1))
 custom_hooks = [
     dict(type='LockReleaseHook'),
     dict(type='EMATeacherHook', momentum=0.8, interval='pass'),

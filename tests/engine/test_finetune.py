@@ -50,7 +50,8 @@ def test_finetune_run_through_train_tool(trained_tiny, covid_lungs, tmp_path):
         f'fx_datasets.1.data_root={covid_lungs}',
         'fx_datasets.0.cls.train.indices=4', 'fx_datasets.0.loc.train.indices=4',
         'fx_datasets.1.seg.train.indices=4', 'fx_datasets.0.cls.val.indices=2',
-        'fx_datasets.0.loc.val.indices=2', 'fx_datasets.1.seg.val.indices=2'])
+        'fx_datasets.0.loc.val.indices=2', 'fx_datasets.1.seg.val.indices=2',
+        'default_hooks.checkpoint.interval=-1'])  # the last pass's only
     log = open(glob.glob(osp.join(work_dir, '*', '*.log'))[0]).read()
     assert f'Loaded the teacher of {ckpt}' in log
     assert 'new in this config (random init): seg.per_dataset.LungsTwice' in log

@@ -15,7 +15,8 @@ from mmengine.optim import build_optim_wrapper
 from fx_mm.engine.optimizers import FXAmpOptimWrapper
 from fx_mm.testing import make_batch
 from fx_mm.utils import build_initialised_model
-from tests.conftest import (repo_path, run_python, tiny_train_config)
+from tests.conftest import (LAST_PASS_ONLY, repo_path, run_python,
+                            tiny_train_config)
 
 TINY_3DS = repo_path('configs', 'tiny', 'fx_cls_tiny_3ds.py')
 
@@ -90,7 +91,8 @@ def test_bf16_cycle_through_train_tool(covid_lungs, tmp_path):
     datasets) with --amp --amp-dtype bfloat16: finite losses in every pass,
     an fp32 teacher in the checkpoint, the AMP wrapper's state saved."""
     config = tiny_train_config(str(tmp_path / 'cfg.py'), covid_lungs,
-                               n_train=4, n_eval=2)
+                               n_train=4, n_eval=2,
+                               checkpoint=LAST_PASS_ONLY)
     work_dir = str(tmp_path / 'work')
     run_python([repo_path('tools', 'train.py'), config, '--work-dir',
                 work_dir, '--amp', '--amp-dtype', 'bfloat16'])

@@ -3,7 +3,8 @@ import glob
 import json
 import os.path as osp
 
-from tests.conftest import repo_path, run_python, tiny_train_config
+from tests.conftest import (LAST_PASS_ONLY, repo_path, run_python,
+                            tiny_train_config)
 
 
 def test_milestones_in_cycles_and_the_total_batch_note(covid_lungs,
@@ -11,7 +12,7 @@ def test_milestones_in_cycles_and_the_total_batch_note(covid_lungs,
     """milestone_cycles=[2] with 2 passes a cycle decays after pass 4; a
     total batch other than auto_scale_lr.base_batch_size is reported."""
     config = tiny_train_config(str(tmp_path / 'cfg.py'), covid_lungs,
-                               n_train=4, extra='''
+                               n_train=4, checkpoint=LAST_PASS_ONLY, extra='''
 train_cfg = dict(max_cycles=3, val_interval=100,
                  steps=[('CovidLungs', 'cls'), ('CovidBoxes', 'cls')])
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True,
@@ -41,7 +42,7 @@ model = dict(teacher=False)
 
 def test_auto_scale_lr_scales_by_the_total_batch(covid_lungs, tmp_path):
     config = tiny_train_config(str(tmp_path / 'cfg.py'), covid_lungs,
-                               n_train=4, extra='''
+                               n_train=4, checkpoint=LAST_PASS_ONLY, extra='''
 train_cfg = dict(max_cycles=1, val_interval=100, steps=[('CovidLungs', 'cls')])
 auto_scale_lr = dict(enable=False, base_batch_size=24)
 model = dict(teacher=False)
