@@ -26,10 +26,17 @@ name ``MultiScaleDeformableAttnFunction`` in that mmcv module with
   ``multi_scale_deformable_attn_pytorch`` on the tensors' device (same
   maths, slower, more memory), warning once per process with the way to
   build the kernel. Under autocast that path needs nothing extra:
-  ``grid_sample`` is on autocast's fp32 list.
+  ``grid_sample`` is on CPU autocast's fp32 list and on CUDA autocast's
+  widest-input list (fp32 there too: the sampling locations are fp32).
+
+The compiled op runs with the value's GPU as the current device: mmcv
+2.1.0's kernel sets no device guard (ms_deform_attn_cuda.cu), so a model on
+``cuda:1`` while ``cuda:0`` is current (``tools/infer.py --device cuda:1``)
+would launch it on the wrong GPU.
 
 Importing ``fx_mm`` installs it; :func:`install` is idempotent.
 """
+import torch
 from torch import Tensor
 
 from . import mmcv_kernels
@@ -98,6 +105,22 @@ class DeformAttnDispatch:
             _warn_once()
             return pytorch_deform_attn(value, spatial_shapes,
                                        sampling_locations, attention_weights)
+        # mmcv 2.1.0's kernel (ms_deform_attn_cuda.cu) launches on the
+        # current device's stream without a device guard: a value on
+        # another GPU than the current one (FXInferencer on 'cuda:1') would
+        # be read by a kernel on the current GPU, an illegal memory access.
+        # The backward needs none: autograd runs a device's nodes on a
+        # thread whose current device is that device.
+        with torch.cuda.device_of(value):
+            return DeformAttnDispatch._compiled(
+                compiled, value, spatial_shapes, level_start_index,
+                sampling_locations, attention_weights, im2col_step)
+
+    @staticmethod
+    def _compiled(compiled, value: Tensor, spatial_shapes: Tensor,
+                  level_start_index: Tensor, sampling_locations: Tensor,
+                  attention_weights: Tensor, im2col_step: int) -> Tensor:
+        """mmcv's compiled op, in fp32 for a dtype the kernel lacks."""
         if value.dtype not in mmcv_kernels.KERNEL_DTYPES:
             # mmcv casts the locations and weights to the value's dtype
             # before the kernel; fp32 for all three keeps the kernel's maths
