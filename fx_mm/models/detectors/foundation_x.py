@@ -604,7 +604,9 @@ class FoundationX(BaseModel):
         """
         for logit, sample in zip(logits, data_samples):
             h, w = sample.metainfo['img_shape'][:2]
-            logit = logit[None, :, :h, :w]
+            # fp32 whatever the autocast dtype: resized and kept in
+            # seg_logits, which numpy cannot read in bf16.
+            logit = logit[None, :, :h, :w].float()
             if sample.metainfo.get('flip', False):
                 dims = (3, ) if sample.metainfo.get(
                     'flip_direction', 'horizontal') == 'horizontal' else (2, )

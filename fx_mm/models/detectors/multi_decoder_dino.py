@@ -13,10 +13,10 @@ from ..utils.dataset_routing import (DatasetRoutingMixin, check_dataset_names,
                                      dataset_of, num_classes_of)
 
 
-def _logits_to_fp32(module: nn.Module, inputs: tuple,
-                    logits: Tensor) -> Tensor:
-    """Forward hook: a class branch's logits continue in fp32."""
-    return logits.float()
+def _output_to_fp32(module: nn.Module, inputs: tuple,
+                    output: Tensor) -> Tensor:
+    """Forward hook: a class or box branch's output continues in fp32."""
+    return output.float()
 
 
 @MODELS.register_module()
@@ -35,14 +35,18 @@ class MultiDecoderDINO(DatasetRoutingMixin, DINO):
     (``dataset``); only that dataset's decoder runs, so the other decoders get
     no gradient. Everything else is mmdet's DINO, unchanged.
 
-    DINO's class logits are fp32 whatever the autocast dtype: each class
-    branch (the decoder layers' and the proposals') still computes in the
-    autocast dtype, and its output is cast up before anything reads it. In
-    fp16 a logit above about 8.3 has a sigmoid of exactly 1 and one below
-    about -17.3 exactly 0; mmdet's Hungarian matching cost (FocalLossCost,
-    whose eps of 1e-12 is 0 in half) then becomes -inf or inf, which
-    scipy's solver refuses, and mmcv's focal-loss kernel gives
-    0 * log(0) = NaN.
+    DINO's class logits and box outputs are fp32 whatever the autocast
+    dtype: each class and box branch of the head (the decoder layers' and
+    the proposals') still computes in the autocast dtype, and its output is
+    cast up before anything reads it. In fp16 a logit above about 8.3 has a
+    sigmoid of exactly 1 and one below about -17.3 exactly 0; mmdet's
+    Hungarian matching cost (FocalLossCost, whose eps of 1e-12 is 0 in
+    half) then becomes -inf or inf, which scipy's solver refuses, and
+    mmcv's focal-loss kernel gives 0 * log(0) = NaN. mmdet adds the fp32
+    reference to a box branch's output in place (DeformableDETRHead), so
+    the boxes would otherwise stay in half -- rounded before they are
+    scaled to the original image, and in bf16 unreadable by numpy (the
+    metrics, the per-image results).
 
     Args:
         datasets (Mapping[str, int | Sequence[str]]): Localization datasets in
@@ -85,17 +89,19 @@ class MultiDecoderDINO(DatasetRoutingMixin, DINO):
             for name in names[1:]
         }
         self._take_over_parts(names[0], parts)
-        self._keep_logits_in_fp32()
+        self._keep_head_outputs_in_fp32()
 
-    def _keep_logits_in_fp32(self) -> None:
-        """Cast every dataset head's class logits to fp32 (class docstring)
-        with a forward hook on each class branch. A hook, not a head
-        subclass, so that any DINO head the config names gets it; it holds
-        no state, so state dicts and copies (the teacher) are unchanged."""
+    def _keep_head_outputs_in_fp32(self) -> None:
+        """Cast every dataset head's class logits and box outputs to fp32
+        (class docstring) with a forward hook on each class and box branch.
+        A hook, not a head subclass, so that any DINO head the config names
+        gets it; it holds no state, so state dicts and copies (the teacher)
+        are unchanged."""
         branches = {id(b): b for parts in self.per_dataset.values()
-                    for b in parts['bbox_head'].cls_branches}
+                    for name in ('cls_branches', 'reg_branches')
+                    for b in getattr(parts['bbox_head'], name)}
         for branch in branches.values():  # shared layers: one hook each
-            branch.register_forward_hook(_logits_to_fp32)
+            branch.register_forward_hook(_output_to_fp32)
 
     def _build_dataset_parts(self, num_classes: int, head_cfg: dict,
                              decoder_cfg: dict,

@@ -29,6 +29,20 @@ class MaskedMultiLabelLinearClsHead(MultiLabelLinearClsHead):
         super().__init__(*args, **kwargs)
         self.dataset = dataset
 
+    def forward(self, feats) -> Tensor:
+        """mmpretrain's logits, handed on in fp32.
+
+        Under autocast the linear layer computes in fp16 / bf16; its logits
+        are cast up so that the soft targets, which take the logits' dtype
+        in :meth:`_get_loss`, are not rounded (0.7 is 0.69921875 in bf16)
+        and the probabilities are not either (fp16 ties them in steps of
+        2**-11 near 1, bf16 ones cannot be read by numpy).
+
+        Returns:
+            Tensor: Logits of shape (B, C), fp32 under autocast.
+        """
+        return super().forward(feats).float()
+
     def _get_loss(self, cls_score: Tensor, data_samples: List, **kwargs):
         """Masked mean of the element-wise loss.
 
