@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from fx_mm.datasets.image_io import ImageReadError, read_gray, to_uint8
-from fx_mm.utils import build_model_from_cfg
+from fx_mm.utils import build_initialised_model, build_model_from_cfg
 from fx_mm.utils.checkpoint_parts import (checkpoint_state, holds_teacher,
                                           predictor_for, read_checkpoint)
 
@@ -75,7 +75,9 @@ class FXInferencer:
     Args:
         config (str | Config): The model's config.
         checkpoint (str, optional): Weights (the training checkpoint; the
-            teacher predicts unless ``predict_with='student'``).
+            teacher predicts unless ``predict_with='student'``). None: the
+            weights training starts from (initialised with seed 0), for
+            tests and timing.
         predict_with (str, optional): 'teacher' or 'student'; None: the
             config's ``model.predict_with`` when the checkpoint holds a
             teacher, else the student.
@@ -107,7 +109,16 @@ class FXInferencer:
             if not holds_teacher(state):
                 cfg.model.teacher = False
         self.cfg = cfg
-        self.model = build_model_from_cfg(cfg)
+        if checkpoint is None:
+            # Built but not initialised, some parameters would be whatever
+            # memory held (mmdet's DINO makes its level embedding with
+            # torch.Tensor(n, c)): NaN boxes now and then. The weights
+            # training starts from instead, without touching the caller's
+            # generator.
+            with torch.random.fork_rng(devices=[]):
+                self.model = build_initialised_model(cfg)
+        else:
+            self.model = build_model_from_cfg(cfg)
         if checkpoint is not None:
             load_fitting_checkpoint(self.model, checkpoint, state)
             del state
