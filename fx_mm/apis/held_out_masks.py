@@ -12,6 +12,7 @@ import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DATASETS
@@ -59,6 +60,14 @@ def predict_seg_masks(
     table = (cfg.get('test_cfg') or {}).get('datasets') or cfg.fx_datasets
     pipeline = cfg.fx_pipelines['seg']['test']
     out = {}
+    with torch.no_grad():  # mmengine's test_step leaves grad mode as it is
+        _predict_into(out, infer, table, pipeline, images, split, batch_size)
+    return out
+
+
+def _predict_into(out, infer, table, pipeline, images, split, batch_size):
+    """Fill ``out`` with ``(pred, gt)`` masks of ``images`` (see
+    :func:`predict_seg_masks`)."""
     for dataset, paths in images.items():
         built = DATASETS.build(dataset_cfg(find_entry(table, dataset), 'seg',
                                            split, pipeline))
@@ -72,4 +81,3 @@ def predict_seg_masks(
                 out[(dataset, path)] = (
                     sample.pred_sem_seg.data.cpu().numpy().astype(np.uint8),
                     sample.gt_sem_seg.data.cpu().numpy().astype(np.uint8))
-    return out

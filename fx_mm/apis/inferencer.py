@@ -85,7 +85,7 @@ class FXInferencer:
             GPU when torch sees one, else the CPU.
 
     Example:
-        >>> infer = FXInferencer('configs/tiny/fx_covid_demo.py', 'epoch_40.pth')
+        >>> infer = FXInferencer('configs/tiny/fx_covid_demo.py', 'work_dirs/demo/epoch_50.pth')
         >>> results = infer(['a.png', 'b.dcm'])
         >>> results[0]['cls']['CovidLungs']['COVID-19']
     """

@@ -138,8 +138,21 @@ def test_val_split_results_go_where_out_says(trained_tiny, tmp_path):
     assert seg == val_names
 
 
-def test_segmentation_masks_redrawn_are_the_ones_scored(tested):
+def test_segmentation_masks_redrawn_are_the_ones_scored(tested, monkeypatch):
+    import torch
+
     from fx_mm.apis.held_out_masks import predict_seg_masks
+    from fx_mm.models.detectors.foundation_x import FoundationX
+    grad_modes = []
+    test_step = FoundationX.test_step
+
+    def recording_test_step(self, data):
+        # A graph built here is never used: on a GPU it holds every
+        # activation of the batch until the next one.
+        grad_modes.append(torch.is_grad_enabled())
+        return test_step(self, data)
+
+    monkeypatch.setattr(FoundationX, 'test_step', recording_test_step)
     data = read_results(tested[0])
     records = [r for r in data['results'] if r['task'] == 'seg'][:3]
     images = {}
@@ -154,6 +167,7 @@ def test_segmentation_masks_redrawn_are_the_ones_scored(tested):
         pred, gt = masks[(r['dataset'], r['img_path'])]
         assert pred.shape == gt.shape == (1, *r['ori_shape'])
         assert dice_stats(pred, gt).tolist() == r['dice_stats']
+    assert grad_modes and not any(grad_modes)
 
 
 class PageParser(HTMLParser):
