@@ -21,7 +21,10 @@ Data: ``data_root`` holds the converted datasets (python -m data_prep):
 kermany/, tbx11k_tb/, covid_lungs/, nih1000/.
 """
 name = 'mini_fx'
-seeds = [0, 1, 2, 3, 4]
+# Three seeds: the issue asks for at least 3 per cell, 5 where time allows;
+# on the shared 2-core machine the 78 cells of 3 seeds took 231 min of cell
+# time. Add 3 and 4 here and rerun `run`: finished cells are skipped.
+seeds = [0, 1, 2]
 data_root = 'data'
 test_student = True
 metrics = ('*/cls/AUC', '*/loc/mAP40', '*/seg/Dice')
