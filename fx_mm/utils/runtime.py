@@ -4,6 +4,8 @@ import os.path as osp
 import torch
 from mmengine.config import Config
 
+from fx_mm.utils.cached_config_text import TextCachedConfig
+
 
 DATALOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -100,7 +102,8 @@ def runtime_cfg_from_args(args) -> Config:
     ``Runner.from_cfg``: overrides, work dir, launcher, CPU process group."""
     import os
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    cfg = Config.fromfile(args.config)
+    # Checkpoints store the config's text; format it once, not per save.
+    cfg = TextCachedConfig.from_config(Config.fromfile(args.config))
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
