@@ -1,8 +1,9 @@
+from .central_crop import CentralCrop
 from .formatting import AnnotateDataset, PackMultiLabelSegInputs
 from .loading import (LoadCXRImage, LoadMultiLabelMasks,
                       ResolveUncertainLabels, mask_folder)
 
 __all__ = [
-    'AnnotateDataset', 'PackMultiLabelSegInputs', 'LoadCXRImage',
+    'CentralCrop', 'AnnotateDataset', 'PackMultiLabelSegInputs', 'LoadCXRImage',
     'LoadMultiLabelMasks', 'ResolveUncertainLabels', 'mask_folder'
 ]
