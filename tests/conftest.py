@@ -1,4 +1,5 @@
 """Shared helpers for the fx_mm tests."""
+import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -49,6 +50,17 @@ def _forget_visualizers():
 def repo_path(*parts: str) -> str:
     """Absolute path of a file in the repository."""
     return osp.join(REPO, *parts)
+
+
+def load_tool(*parts: str):
+    """A script of the repository (tools/ is not a package) as a fresh
+    module, e.g. ``load_tool('tools', 'demo.py')``; not put in sys.modules."""
+    path = repo_path(*parts)
+    name = 'fx_tool_' + osp.splitext('_'.join(parts))[0].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def shared_data(*parts: str) -> str:

@@ -16,7 +16,6 @@ stale (tests/test_readme_own_dataset.py runs the own-dataset section).
 """
 import argparse
 import glob
-import importlib.util
 import inspect
 import os
 import os.path as osp
@@ -33,7 +32,8 @@ from fx_mm.datasets.data_check import config_reads
 from fx_mm.engine.loops.cyclic_train_loop import (CyclicTrainLoop,
                                                   build_schedule)
 from fx_mm.utils.runtime import add_runner_args, setup_runtime_cfg
-from tests.conftest import (REPO, repo_path, run_python, tiny_train_config)
+from tests.conftest import (REPO, load_tool, repo_path, run_python,
+                            tiny_train_config)
 from tests.engine.test_pass_log_lines import PASS_LINE
 
 PREFIXES = ('configs', 'tools', 'fx_mm', 'data_prep', 'docs', 'tests',
@@ -195,11 +195,7 @@ def checkpoints_of(cfg) -> Tuple[Set[str], Set[str]]:
 
 
 def demo_tool():
-    spec = importlib.util.spec_from_file_location(
-        'fx_demo_tool', repo_path('tools', 'demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools', 'demo.py')
 
 
 def writer_of(work_dir: str, tmp_path) -> Config:

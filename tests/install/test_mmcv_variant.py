@@ -3,23 +3,14 @@
 `resolve` is driven directly with what torch would report; `main` once
 through the stand-in torch of conftest.py, as `make` runs it.
 """
-import importlib.util
 import subprocess
 
 import pytest
 
-from tests.conftest import repo_path
+from tests.conftest import load_tool, repo_path
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'mmcv_variant_tool', repo_path('tools', 'mmcv_variant.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _tool()
+tool = load_tool('tools', 'mmcv_variant.py')
 resolve = tool.resolve
 split_arch_list = tool.split_arch_list
 visible_gpu_archs = tool.visible_gpu_archs

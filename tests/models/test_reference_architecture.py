@@ -8,7 +8,6 @@ fx_cls_reference_tiny.py is the same structure at tiny sizes.
 """
 import collections
 import contextlib
-import importlib.util
 import io
 import json
 import re
@@ -23,7 +22,7 @@ from mmengine.registry import init_default_scope
 
 from fx_mm.testing import make_batch
 from fx_mm.utils import build_initialised_model, build_model_from_cfg
-from tests.conftest import REPO, repo_path
+from tests.conftest import REPO, load_tool, repo_path
 
 FULL = repo_path('configs', 'reference', 'fx_cls_reference.py')
 TINY = repo_path('configs', 'reference', 'fx_cls_reference_tiny.py')
@@ -44,15 +43,7 @@ LOC = ['TBX11K', 'NODE21', 'CANDID-PTX', 'RSNA-Pneumonia', 'ChestX-Det',
        'SIIM-ACR']
 
 
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-param_table = _load(repo_path('tools', 'analysis', 'param_table.py'),
-                    'param_table_tool')
+param_table = load_tool('tools', 'analysis', 'param_table.py')
 
 
 @pytest.fixture(scope='module')
@@ -403,7 +394,8 @@ def test_manifest_records_its_source_and_the_checkpoint_layout():
 
 
 def test_manifests_are_what_the_generator_writes(tmp_path):
-    gen = _load(f'{FIXTURES}/make_manifest.py', 'make_manifest')
+    gen = load_tool('tests', 'fixtures', 'foundation_x_reference',
+                    'make_manifest.py')
     for cfg, path in ((gen.FULL, FULL), (gen.TINY, TINY)):
         out = tmp_path / 'm.json'
         gen.write(cfg, str(out))

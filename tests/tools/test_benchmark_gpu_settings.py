@@ -6,13 +6,12 @@ No GPU here: ``torch.cuda.is_available`` reports True and the device name
 is faked; the model build, the first thing the GPU benchmark does after its
 header line, records torch's TF32 switches and stops the run.
 """
-import importlib.util
 import sys
 
 import pytest
 import torch
 
-from tests.conftest import repo_path
+from tests.conftest import load_tool, repo_path
 
 
 class Built(Exception):
@@ -32,11 +31,7 @@ def tf32_off():
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location(
-        'fx_benchmark_under_test', repo_path('tools', 'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools', 'benchmark.py')
 
 
 @pytest.mark.parametrize('allow', [None, False],

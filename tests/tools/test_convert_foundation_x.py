@@ -7,7 +7,6 @@ fx_mm's module names), with the manifest's shared tensors shared. Where the
 two layouts differ, the reference's is re-derived here from its definition
 (shapes, orders and formulas only) and evaluated on the same weights.
 """
-import importlib.util
 import json
 import os
 import re
@@ -31,7 +30,7 @@ from fx_mm.utils.foundation_x_conversion import (NotAReferenceCheckpoint,
                                                  read_reference,
                                                  resolve_offsets, to_reference)
 from fx_mm.utils.swin_conversion import convert_swin
-from tests.conftest import REPO, repo_path
+from tests.conftest import REPO, load_tool, repo_path
 from tests.test_readme_own_dataset import (bash_commands, code_blocks,
                                            readme_section)
 
@@ -44,12 +43,7 @@ LOC = ['TBX11K', 'NODE21', 'CANDID-PTX', 'RSNA-Pneumonia', 'ChestX-Det',
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'convert_foundation_x_tool',
-        repo_path('tools', 'convert_foundation_x.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools', 'convert_foundation_x.py')
 
 
 tool = _tool()

@@ -2,7 +2,6 @@
 on the two bundled real sets -- pneumonia classification on Kermany, lung
 boxes and lung masks on CovidLungs -- from folders the demo itself prepares.
 Config and model only; nothing is trained here."""
-import importlib.util
 import os.path as osp
 
 from mmengine.config import Config
@@ -10,7 +9,7 @@ from mmengine.config import Config
 from fx_mm.datasets.dataset_table import table_steps
 from fx_mm.engine.loops import build_schedule
 from fx_mm.utils import build_model_from_cfg
-from tests.conftest import repo_path
+from tests.conftest import load_tool, repo_path
 
 HEADS = {'cls': ['KermanyPneumonia'], 'loc': ['CovidLungs'],
          'seg': ['CovidLungs']}
@@ -22,11 +21,7 @@ METRIC = {'cls': 'AUC', 'loc': 'mAP40', 'seg': 'Dice'}
 
 def load_demo():
     """tools/demo.py as a module (tools/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        'fx_demo_tool', repo_path('tools', 'demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools', 'demo.py')
 
 
 def demo_cfg(demo):

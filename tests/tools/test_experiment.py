@@ -6,12 +6,11 @@ import json
 import math
 import os
 import os.path as osp
-import re
 import statistics
 
 import pytest
 
-from tests.conftest import repo_path, run_python
+from tests.conftest import load_tool, repo_path, run_python
 
 # Student's t quantile t(0.975, df=1) (tables; the report uses scipy's).
 T975_DF1 = 12.706204736174707
@@ -213,13 +212,8 @@ def test_committed_grids_apply_to_their_configs(grid_path):
     """Every variant of a committed grid names a config that exists and
     options that config accepts (a renamed field would otherwise surface
     only hours into a grid run)."""
-    import importlib.util
-
     from mmengine.config import Config, DictAction
-    spec = importlib.util.spec_from_file_location(
-        'experiment', repo_path('tools', 'experiment.py'))
-    experiment = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(experiment)
+    experiment = load_tool('tools', 'experiment.py')
     grid = experiment.load_grid(grid_path, data_root='/nonexistent')
     assert grid.variants
     for variant in grid.variants.values():
