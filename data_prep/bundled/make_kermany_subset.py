@@ -7,22 +7,28 @@ as the ``kermany_pneumonia`` converter groups them (``person<N>``,
 first by name), until each kind has its count: normal, bacterial and viral
 pneumonia. A patient drawn for one kind is not drawn again in that folder,
 so no patient has two images in one release folder (more patients, fewer
-near-duplicates). The files are copied byte for byte, into the same layout.
+near-duplicates). With ``--test-all`` the whole official test folder is
+kept instead (every image: the benchmark's own test set). The files keep the
+release's layout and names; they are copied byte for byte, or with ``--size
+S`` re-encoded as S x S greyscale JPEGs (quality 90), which is how a bundle
+of a few thousand films stays a few MiB.
 
     python data_prep/bundled/make_kermany_subset.py SRC OUT \
-        [--train N_NORMAL N_BACTERIAL N_VIRAL] [--test ...] [--seed S]
+        [--train N_NORMAL N_BACTERIAL N_VIRAL] [--test ... | --test-all] \
+        [--size S] [--seed S]
 
 The bundled copy was made from ../shared/data/kermany_pneumonia (224 x 224
-JPEGs) with the defaults: train 150 / 75 / 75, test 50 / 25 / 25, seed 0.
+JPEGs) with ``--train 750 375 375 --test-all --size 64`` (seed 0).
 """
 import argparse
 import os
 import os.path as osp
 import shutil
 import sys
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+from PIL import Image
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
@@ -68,6 +74,23 @@ def draw(items: List[Tuple[str, str]], counts: Dict[str, int], seed: int
     return sorted(kept)
 
 
+def copy_image(src: str, dst: str, size: Optional[int]) -> None:
+    """Copy one film byte for byte, or as a ``size`` px greyscale JPEG.
+
+    Args:
+        src: Source file.
+        dst: New file (never the source: the caller writes under OUT).
+        size: Side of the square copy; None copies the bytes.
+    """
+    if size is None:
+        shutil.copyfile(src, dst)
+        return
+    with Image.open(src) as image:
+        # Area averaging: the copy is a downscale of the whole film.
+        small = image.convert('L').resize((size, size), Image.BOX)
+    small.save(dst, 'JPEG', quality=90)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help='Kaggle-layout download (or chest_xray/)')
@@ -76,20 +99,33 @@ def main(argv=None) -> int:
                         metavar=('NORMAL', 'BACTERIAL', 'VIRAL'))
     parser.add_argument('--test', type=int, nargs=3, default=(50, 25, 25),
                         metavar=('NORMAL', 'BACTERIAL', 'VIRAL'))
+    parser.add_argument('--test-all', action='store_true',
+                        help='keep every image of the official test folder')
+    parser.add_argument('--size', type=int, default=None,
+                        help='re-encode as SIZE x SIZE greyscale JPEGs')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
+    if osp.exists(args.out):
+        parser.error(f'{args.out} exists; the subset is written to a new '
+                     f'folder.')
     root, _ = find_layout_root(args.src)
     everything = list_images(root)
     for release, counts in (('train', args.train), ('test', args.test)):
         items = [(c, p) for r, c, p in everything if r == release]
-        kept = draw(items, dict(zip(KINDS, counts)), args.seed)
+        if release == 'test' and args.test_all:
+            kept = sorted((c, p) for c, p in items)
+            counts = None
+        else:
+            kept = draw(items, dict(zip(KINDS, counts)), args.seed)
         for class_folder in CLASS_FOLDERS:
             os.makedirs(osp.join(args.out, 'chest_xray', release,
                                  class_folder), exist_ok=True)
         for class_folder, path in kept:
-            shutil.copyfile(path, osp.join(args.out, 'chest_xray', release,
-                                           class_folder, osp.basename(path)))
-        print(f'{release}: {len(kept)} images ({dict(zip(KINDS, counts))})')
+            copy_image(path, osp.join(args.out, 'chest_xray', release,
+                                      class_folder, osp.basename(path)),
+                       args.size)
+        what = 'all' if counts is None else dict(zip(KINDS, counts))
+        print(f'{release}: {len(kept)} images ({what})')
     return 0
 
 

@@ -235,25 +235,38 @@ def bundled_out(tmp_path_factory):
 
 
 def test_bundled_subset_converts(bundled_out):
-    """The bundled Kaggle-layout subset: 300 train + 100 test images."""
+    """The bundled Kaggle-layout subset: 1,500 training-folder images (one
+    per patient) and the whole official test folder (624), 64 px."""
     out = bundled_out
     meta = json.load(open(osp.join(out, 'meta.json')))
     counts = meta['split_class_counts']
-    assert counts['test'] == dict(normal=50, bacterial=25, viral=25)
+    # The official test folder, every image (the release's own counts).
+    assert counts['test'] == dict(normal=234, bacterial=242, viral=148)
     assert {k: counts['train'][k] + counts['val'][k] for k in counts['val']} \
-        == dict(normal=150, bacterial=75, viral=75)
+        == dict(normal=750, bacterial=375, viral=375)
     assert meta['skipped'] == {} and meta['layout_root'] == 'chest_xray'
     # Both labels in every split, so a pneumonia AUC is defined on each.
     for split in SPLITS:
         assert counts[split]['normal'] > 0
         assert counts[split]['bacterial'] + counts[split]['viral'] > 0
-    # One image per patient and release folder (the subset's draw).
+    # One image per patient in the training folder's draw; the test folder
+    # keeps the release's several images of some patients.
     table = read_cls(out)
-    groups = [parse_name('NORMAL' if kind_of(n) == 'normal' else 'PNEUMONIA',
-                         osp.splitext(n)[0])[1]
-              for n in read_splits(out)['test']]
-    assert len(groups) == len(set(groups)) == 100
-    assert len(table) == 400
+    splits = read_splits(out)
+
+    def patients(split):
+        return [parse_name('NORMAL' if kind_of(n) == 'normal'
+                           else 'PNEUMONIA', osp.splitext(n)[0])[1]
+                for n in splits[split]]
+
+    drawn = patients('train') + patients('val')
+    assert len(drawn) == len(set(drawn)) == 1500
+    assert len(splits['test']) == 624 > len(set(patients('test')))
+    assert len(table) == 2124
+    # Stored as 64 px greyscale copies (make_kermany_subset.py --size 64).
+    image = cv2.imread(osp.join(out, 'images', splits['test'][0]),
+                       cv2.IMREAD_UNCHANGED)
+    assert image.shape == (64, 64)
 
 
 def test_bundled_output_loads_in_fx_mm(bundled_out):
@@ -276,4 +289,38 @@ def test_bundled_output_loads_in_fx_mm(bundled_out):
                              bundled_out, 'cls', 'test',
                              classes=['Pneumonia'])
     raw = alone.get_raw_labels()
-    assert raw.shape == (100, 1) and raw.sum() == 50
+    assert raw.shape == (624, 1) and raw.sum() == 242 + 148
+
+
+def test_subset_script_draws_patients_and_keeps_the_test_folder(
+        download, tmp_path):
+    """data_prep/bundled/make_kermany_subset.py, as the bundle was made:
+    one image per drawn patient from the training folder, every image of the
+    test folder (--test-all), S x S greyscale copies (--size); it refuses an
+    existing output folder (it never writes over a former subset)."""
+    script = repo_path('data_prep', 'bundled', 'make_kermany_subset.py')
+    out = tmp_path / 'subset'
+    run_python([script, str(download), str(out), '--train', '6', '4', '3',
+                '--test-all', '--size', '16'])
+    kept = {release: sorted(
+        name for folder in ('NORMAL', 'PNEUMONIA')
+        for name in os.listdir(out / 'chest_xray' / release / folder))
+        for release in ('train', 'test')}
+    kinds = [kind_of(n) for n in kept['train']]
+    assert (kinds.count('normal'), kinds.count('bacterial'),
+            kinds.count('viral')) == (6, 4, 3)
+    groups = [parse_name('NORMAL' if kind_of(n) == 'normal' else 'PNEUMONIA',
+                         osp.splitext(n)[0])[1] for n in kept['train']]
+    assert len(set(groups)) == len(groups)
+    test_layout = LAYOUT['test']
+    assert kept['test'] == sorted(test_layout['NORMAL']
+                                  + test_layout['PNEUMONIA'])
+    image = cv2.imread(str(out / 'chest_xray' / 'test' / 'NORMAL'
+                           / test_layout['NORMAL'][0]), cv2.IMREAD_UNCHANGED)
+    # Grey, 16 px, and from the outer tree (the nested copy has pixel 200).
+    assert image.shape == (16, 16) and abs(int(image.mean()) - 100) <= 2
+    before = sorted(os.listdir(out / 'chest_xray' / 'test' / 'NORMAL'))
+    again = run_python([script, str(download), str(out)], check=False)
+    assert again.returncode == 2 and 'exists' in again.stderr
+    assert sorted(os.listdir(out / 'chest_xray' / 'test' / 'NORMAL')) == \
+        before
