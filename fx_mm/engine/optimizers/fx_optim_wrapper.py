@@ -49,6 +49,25 @@ class FXOptimWrapper(OptimWrapper):
         if self.clip_tasks is None or self.current_task in self.clip_tasks:
             super()._clip_grad()
 
+    def load_state_dict(self, state_dict: dict) -> None:
+        """mmengine's, refusing with a clear message an optimizer state of
+        another grouping -- e.g. one group per parameter, as fx_mm saved
+        before :class:`FXOptimWrapperConstructor` merged them (PyTorch's own
+        error names neither cause nor way out, and the lr schedulers' state,
+        loaded next, has one entry per group)."""
+        saved = len(state_dict.get('param_groups', ()))
+        current = len(self.optimizer.param_groups)
+        if saved and saved != current:
+            raise ValueError(
+                f'The checkpoint\'s optimizer state has {saved} parameter '
+                f'groups, this optimizer {current} (one per branch and lr / '
+                f'decay setting; fx_mm before 2026-12-03 saved one group per '
+                'parameter). Its weights load (load_from=CHECKPOINT without '
+                '--resume), its optimizer and lr-scheduler state do not: '
+                'resume from a checkpoint of this version, or start a new '
+                'run (a new --work-dir; tools/demo.py --fresh).')
+        super().load_state_dict(state_dict)
+
     def get_lr(self) -> Dict[str, List[float]]:
         """mmengine's ``lr`` plus one ``<branch>_lr`` per branch, logged."""
         lrs = super().get_lr()
