@@ -354,21 +354,28 @@ class FoundationX(BaseModel):
             raise RuntimeError('This FoundationX was built with teacher=False.')
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f'EMA momentum must be in [0, 1], got {momentum}.')
+        floats_t, floats_s = [], []
         for name, student in self.student_parts().items():
             teacher = self.teacher[name]
-            # A module listed under several names (layers shared by the
-            # decoder layers of the reference config) is one tensor in
-            # several state-dict entries: average it once.
-            done = set()
-            for t, s in zip(teacher.state_dict().values(),
-                            student.state_dict().values()):
-                if t.numel() and t.data_ptr() in done:
-                    continue
-                done.add(t.data_ptr())
+            # parameters() / buffers() list a tensor shared by several
+            # modules (layers shared by the decoder layers of the reference
+            # config) once, so it is averaged once; the teacher is a deep
+            # copy, so both sides list the same tensors in the same order.
+            pairs = list(zip(teacher.parameters(), student.parameters())) + \
+                list(zip(teacher.buffers(), student.buffers()))
+            for t, s in pairs:
                 if t.is_floating_point():
-                    t.mul_(momentum).add_(s.detach(), alpha=1.0 - momentum)
+                    floats_t.append(t)
+                    floats_s.append(s.detach())
                 else:
                     t.copy_(s)
+        # One multi-tensor update for the whole model: per tensor, with the
+        # module traversal of state_dict(), the update took ~9 ms of every
+        # step of the CPU demo (EMA per iteration). Same arithmetic, same
+        # result: t * momentum, then + (1 - momentum) * s.
+        if floats_t:
+            torch._foreach_mul_(floats_t, momentum)
+            torch._foreach_add_(floats_t, floats_s, alpha=1.0 - momentum)
 
     @torch.no_grad()
     def sync_teacher(self) -> None:
