@@ -120,6 +120,11 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
             release or full pass -- so a lock pass is not validated on its
             own: the cross-task curves at a third of the cost of 'pass' in
             a loc + seg cycle) or 'pass'. The last pass is always validated.
+        batch_size_per_task (dict[str, int], optional): A batch size for a
+            task's passes other than the dataloader's, e.g. ``dict(cls=16)``:
+            classification at a small input size spends most of a step on
+            per-step overhead (two forwards, the optimizer), which a larger
+            batch shares out. Learning rates are not rescaled for it.
         seed (int, optional): Seed of the lock subsets, shuffles and soft
             labels; defaults to the run's seed shared by all ranks (rank 0's:
             with ``diff_rank_seed`` the runner's seed differs per rank).
@@ -136,6 +141,7 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
                  lock_fraction: float = 0.5,
                  val_interval: int = 1,
                  val_by: str = 'cycle',
+                 batch_size_per_task: Optional[Dict[str, int]] = None,
                  seed: Optional[int] = None) -> None:
         self._runner = runner
         cfg = runner.cfg
@@ -163,6 +169,13 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         for key in ('dataset', 'sampler', 'batch_sampler'):
             self.dataloader_cfg.pop(key, None)
         self.dataloader_cfg.setdefault('collate_fn', dict(type='pseudo_collate'))
+        self.batch_size_per_task = dict(batch_size_per_task or {})
+        for task, size in self.batch_size_per_task.items():
+            if task not in ('cls', 'loc', 'seg') or not isinstance(
+                    size, int) or size < 1:
+                raise ValueError(
+                    f'batch_size_per_task: {task!r}: {size!r} -- give a '
+                    "positive int for 'cls', 'loc' or 'seg'.")
         self.lock_tasks = tuple(lock_tasks)
         self.lock_fraction = lock_fraction
         self.seed = shared_seed(runner) if seed is None else seed
@@ -296,9 +309,14 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         cfg.pop('type')
         samples = len(PassSampler(
             self.train_datasets[(p.dataset, p.task)], **cfg))
-        batch = self.dataloader_cfg.get('batch_size', 1)
+        batch = self._batch_size(p)
         return samples // batch if self.dataloader_cfg.get('drop_last') \
             else -(-samples // batch)
+
+    def _batch_size(self, p: Pass) -> int:
+        """The batch size of a pass: its task's, else the dataloader's."""
+        return self.batch_size_per_task.get(
+            p.task, self.dataloader_cfg.get('batch_size', 1))
 
     def _worker_seed_base(self, p: Pass) -> int:
         """The seed a pass's dataloader is built with.
@@ -333,12 +351,18 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
                     transform.set_pass(self.seed, p.index)
             cfg['dataset'] = dataset
             cfg['sampler'] = self._sampler_cfg(p)
+            cfg['batch_size'] = self._batch_size(p)
             self._loaders[p] = self.runner.build_dataloader(
                 cfg, seed=self._worker_seed_base(p))
             assert len(self._loaders[p]) == self._num_iters(p)
         return self._loaders[p]
 
     # ---------------------------------------------------------------- run
+    def pass_ends_cycle(self, index: int) -> bool:
+        """Whether pass ``index`` is the last of its cycle."""
+        return index == len(self.schedule) - 1 or \
+            self.schedule[index + 1].cycle != self.schedule[index].cycle
+
     def _passes_to_validate(self) -> frozenset:
         """Indices of the passes validation follows (``val_by`` and
         ``val_interval``; the last pass always)."""

@@ -54,11 +54,15 @@ class _MultiTaskEvalLoop(BaseLoop):
         pipelines (dict, optional): Default ``fx_pipelines``.
         tasks (Sequence[str], optional): Restrict to these tasks.
         fp16 (bool): Autocast the forward passes.
-        with_student (bool): When the model predicts with its EMA teacher,
-            evaluate the student too, on the same batches, reported as
-            ``student/<dataset>/<task>/<metric>`` beside the teacher's
+        with_student (bool | str): When the model predicts with its EMA
+            teacher, evaluate the student too, on the same batches, reported
+            as ``student/<dataset>/<task>/<metric>`` beside the teacher's
             (which keep the plain names). Which of the two to use is then a
-            measured choice. Defaults to True for validation, False for test.
+            measured choice. ``'cycle'``: only in a validation that follows
+            the last pass of a cycle of :class:`CyclicTrainLoop` (or outside
+            training) -- teacher curves after every step, teacher vs student
+            once a cycle, at about half the cost of validating. Defaults to
+            True for validation, False for test.
     """
 
     split = 'val'
@@ -89,8 +93,12 @@ class _MultiTaskEvalLoop(BaseLoop):
                 self.metric_cfgs[task] = metric
         self.tasks = tuple(tasks) if tasks else ('cls', 'loc', 'seg')
         self.fp16 = fp16
+        if with_student is not None and with_student != 'cycle' and \
+                not isinstance(with_student, bool):
+            raise ValueError(f"{type(self).__name__}: with_student must be "
+                             f"True, False or 'cycle', not {with_student!r}.")
         self.with_student = (self.stage == 'val') if with_student is None \
-            else bool(with_student)
+            else with_student
         self._loaders: Dict[tuple, object] = {}
         self._current = None
 
@@ -166,14 +174,36 @@ class _MultiTaskEvalLoop(BaseLoop):
             metrics.update(evaluator.evaluate(len(loader.dataset)))
             if student is not None:
                 metrics.update(student.evaluate(len(loader.dataset)))
+        if not self._evaluates_student():
+            self._forget_student_scalars()
         self.runner.call_hook(f'after_{self.stage}_epoch', metrics=metrics)
         self.runner.call_hook(f'after_{self.stage}')
         return metrics
 
+    def _forget_student_scalars(self) -> None:
+        """Drop the student's metrics of an earlier validation from the
+        message hub: mmengine's logger writes every ``val/`` scalar it holds
+        into each validation's record, so a validation without the student
+        (``with_student='cycle'``) would log the last one's again, as if
+        measured now."""
+        scalars = self.runner.message_hub.log_scalars
+        for key in [k for k in scalars
+                    if k.startswith(f'{self.stage}/student/')]:
+            scalars.pop(key)
+
     def _evaluates_student(self) -> bool:
         model = unwrap(self.runner.model)
-        return self.with_student and model.teacher is not None \
-            and model.predict_with == 'teacher'
+        if not (self.with_student and model.teacher is not None
+                and model.predict_with == 'teacher'):
+            return False
+        if self.with_student == 'cycle':
+            # The training loop, if one is running (the runner builds it
+            # from its config on first access: not here).
+            loop = getattr(self.runner, '_train_loop', None)
+            ends_cycle = getattr(loop, 'pass_ends_cycle', None)
+            if ends_cycle is not None and loop.iter > 0:
+                return ends_cycle(loop.epoch - 1)
+        return True
 
     @torch.no_grad()
     def _student_iter(self, data_batch: dict, evaluator) -> None:
