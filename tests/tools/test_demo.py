@@ -47,7 +47,7 @@ def test_demo_config_has_two_datasets_and_one_head_per_task():
 
 def test_demo_cycle_visits_every_head():
     """A cycle: Kermany cls (one pass), then CovidLungs loc and seg (each a
-    lock and a release pass); validation after every pass."""
+    lock and a release pass); validation after every step."""
     cfg = demo_cfg(load_demo())
     runtime = Config.fromfile(repo_path('configs', '_base_',
                                         'fx_runtime.py'))
@@ -61,7 +61,7 @@ def test_demo_cycle_visits_every_head():
                      ('CovidLungs', 'loc', 'release'),
                      ('CovidLungs', 'seg', 'lock'),
                      ('CovidLungs', 'seg', 'release')]
-    assert cfg.train_cfg.val_by == 'pass' and cfg.train_cfg.val_interval == 1
+    assert cfg.train_cfg.val_by == 'step' and cfg.train_cfg.val_interval == 1
 
 
 def test_demo_prepares_the_folders_its_config_reads():
