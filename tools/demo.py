@@ -10,8 +10,8 @@
 2. Trains one tiny Foundation X from scratch on both
    (configs/tiny/fx_demo.py): one backbone, a pneumonia classification head
    for Kermany, a lung-box decoder and a lung-mask head for CovidLungs, in
-   cycles of CovidLungs loc (lock, release) -> seg (lock, release) ->
-   Kermany cls, with the EMA teacher, validating after every pass.
+   cycles of Kermany cls -> CovidLungs loc (lock, release) -> seg (lock,
+   release) twice, with the EMA teacher, validating after every step.
    Re-running resumes (or skips a finished run); --fresh starts over.
 3. Evaluates the teacher on the held-out test images (tools/test.py).
 4. Writes the run's report, one page to open in a browser

@@ -231,7 +231,8 @@ def curves_section(images: Sequence[str], why_none: Optional[str]) -> str:
     if not images:
         return note(why_none or 'No curves.')
     out = ['<p class="meta">Per dataset, every head\'s validation metric '
-           'after every pass: dark points after a pass that trained that '
+           'after every validated pass (train_cfg.val_by): dark points '
+           'after a pass that trained that '
            'task of that dataset, light ones after passes that trained '
            'another; dashed: the best focused value; dotted: the student.'
            '</p><div class="figs">']
@@ -266,8 +267,9 @@ def teacher_student_section(work_dir: str) -> str:
             f'{best_p})', '-' if best_s[0] is None else
             f'{_pct(best_s[1])} (pass {best_s[0]})'))
     return ('<p class="meta">Validation split. The EMA teacher and the '
-            'student are evaluated on the same batches after each '
-            'validated pass; the last validated pass and each one\'s best.'
+            'student are evaluated on the same batches, in every validation '
+            'or (val_cfg.with_student=\'cycle\') in the last of each '
+            'cycle; the last such pass and each one\'s best.'
             '</p>' + table(('head', 'metric', 'last pass', 'teacher (%)',
                             'student (%)', 'teacher - student',
                             'teacher best', 'student best'), rows,

@@ -2,7 +2,8 @@
 
     python tools/analysis/plot_curves.py WORK_DIR [--out-dir DIR]
 
-Needs a run validated after every pass (``train_cfg.val_by='pass'``). For
+Needs a run validated more than once a cycle (``train_cfg.val_by='step'`` or
+``'pass'``). For
 each dataset, one PNG: x = pass (mmengine epoch), y = each task's metric
 (AUC for cls, mAP40 for loc, Dice for seg), one colour per task; points after
 a pass that trained that task on that dataset (focused) are dark, the others
@@ -75,7 +76,7 @@ def plot(work_dir: str, out_dir: str) -> list:
     student = curves(schedule, records, prefix='student/')
     if not data:
         raise ValueError(f'{work_dir}: no validation metrics in the scalars; '
-                         "validate after every pass (train_cfg.val_by='pass').")
+                         "validate by step or pass (train_cfg.val_by='step').")
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for dataset, tasks in data.items():
