@@ -85,11 +85,13 @@ def covid_lungs(tmp_path_factory) -> str:
 
 
 # Checkpoint settings for tiny_train_config: every pass kept (for tests that
-# compare passes), or only the last pass saved (mmengine's CheckpointHook:
-# interval -1 saves no pass but the last one, ``save_last``). A tiny
-# checkpoint is 80-120 MB: a run that keeps all ten holds about 1 GB.
+# compare passes), only the last pass saved (mmengine's CheckpointHook:
+# interval -1 saves no pass but the last one, ``save_last``), or none (a
+# test that reads only logs). A tiny checkpoint is 80-120 MB: a run that
+# keeps all ten holds about 1 GB.
 EVERY_PASS = dict(max_keep_ckpts=-1)
 LAST_PASS_ONLY = dict(interval=-1)
+NO_CHECKPOINT = dict(interval=-1, save_last=False)
 
 
 def tiny_train_config(path: str, data_root: str, n_train: int = 8,

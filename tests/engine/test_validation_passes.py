@@ -9,7 +9,7 @@ import os.path as osp
 import pytest
 
 from fx_mm.engine.loops import CyclicTrainLoop, build_schedule
-from tests.conftest import (LAST_PASS_ONLY, repo_path, run_python,
+from tests.conftest import (NO_CHECKPOINT, repo_path, run_python,
                             tiny_train_config)
 
 # A cycle of cls (one full pass), loc and seg (lock + release each): five
@@ -51,7 +51,7 @@ def test_step_validation_through_train_py(covid_lungs, tmp_path):
     """
     config = tiny_train_config(str(tmp_path / 'cfg.py'), covid_lungs,
                                n_train=4, n_eval=2,
-                               checkpoint=LAST_PASS_ONLY, extra='''
+                               checkpoint=NO_CHECKPOINT, extra='''
 train_cfg = dict(max_cycles=2, val_by='step', val_interval=1,
                  steps=[('CovidLungs', 'cls'), ('CovidLungs', 'seg')],
                  batch_size_per_task=dict(cls=1))
