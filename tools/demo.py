@@ -45,6 +45,28 @@ TARGETS = {
 }
 
 
+# What makes a run the demo it was: a work dir trained under other values of
+# these (an earlier fx_mm's demo) cannot be resumed into this one.
+RUN_KEYS = ('model', 'fx_datasets', 'fx_pipelines', 'train_cfg',
+            'train_dataloader', 'optim_wrapper', 'param_scheduler',
+            'custom_hooks')
+
+
+def stale_run(work_dir: str, config: str) -> list:
+    """The settings of ``RUN_KEYS`` in which the run in ``work_dir`` (its
+    config as mmengine wrote it there) differs from ``config``; [] when it
+    does not, or when there is no run to resume."""
+    if not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        return []
+    dumped = osp.join(work_dir, osp.basename(config))
+    if not osp.isfile(dumped):
+        return ['(no config in the work dir)']
+    from mmengine.config import Config
+    before = Config.fromfile(dumped).to_dict()
+    now = Config.fromfile(config).to_dict()
+    return [k for k in RUN_KEYS if before.get(k) != now.get(k)]
+
+
 def step(title: str, args: list) -> float:
     """Run one entry point with this Python; returns its seconds."""
     print(f'\n=== {title}\n$ {" ".join(args)}', flush=True)
@@ -64,6 +86,14 @@ def main() -> int:
     work_dir = args.work_dir
     if args.fresh and osp.isdir(osp.join(REPO, work_dir)):
         shutil.rmtree(osp.join(REPO, work_dir))
+    changed = stale_run(osp.join(REPO, work_dir), osp.join(REPO, CONFIG))
+    if changed:
+        # A run of another demo (e.g. before an update): kept, moved aside.
+        aside = f'{work_dir}.{time.strftime("%Y%m%d_%H%M%S")}'
+        shutil.move(osp.join(REPO, work_dir), osp.join(REPO, aside))
+        print(f'{work_dir} holds a run of another demo configuration '
+              f'(differs in {", ".join(changed)}); moved to {aside}, '
+              'training anew.', flush=True)
     start = time.time()
     seconds = {}
     for k, (converter, src, out) in enumerate(BUNDLED, 1):

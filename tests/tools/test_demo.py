@@ -81,3 +81,25 @@ def test_demo_has_one_target_per_head():
                 for d in names}
     assert set(demo.TARGETS) == expected
     assert all(v == 0.90 for v in demo.TARGETS.values())
+
+
+def test_a_run_of_another_demo_is_moved_aside_not_resumed(tmp_path):
+    """make demo after an update: the work dir's run (its config as mmengine
+    dumped it) was trained under other settings, so tools/demo.py must not
+    resume it; the same settings resume."""
+    demo = load_demo()
+    config = repo_path(demo.CONFIG)
+    work_dir = tmp_path / 'demo'
+    work_dir.mkdir()
+    assert demo.stale_run(str(work_dir), config) == []  # nothing to resume
+    (work_dir / 'last_checkpoint').write_text('epoch_21.pth')
+    assert demo.stale_run(str(work_dir), config) == [
+        '(no config in the work dir)']
+    cfg = Config.fromfile(config)
+    cfg.dump(str(work_dir / 'fx_demo.py'))
+    assert demo.stale_run(str(work_dir), config) == []
+    cfg.train_cfg.max_cycles = 2
+    cfg.optim_wrapper.optimizer.lr = 1e-3
+    cfg.dump(str(work_dir / 'fx_demo.py'))
+    assert demo.stale_run(str(work_dir), config) == ['train_cfg',
+                                                     'optim_wrapper']
