@@ -231,7 +231,6 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         interval = val_interval * (self.passes_per_cycle
                                    if val_by == 'cycle' else 1)
         self.val_interval = interval
-        self.dynamic_milestones, self.dynamic_intervals = [0], [interval]
         self._validated_passes = self._passes_to_validate()
         self.stop_training = False
         self.dataloader = self._loader(self.schedule[0])
@@ -358,10 +357,19 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         return self._loaders[p]
 
     # ---------------------------------------------------------------- run
+    def _pass_ends(self, index: int, unit: str) -> bool:
+        """Whether pass ``index`` is the last of its cycle (``unit=
+        'cycle'``) or of its step (``'step'``)."""
+        if index == len(self.schedule) - 1:
+            return True
+        here, after = self.schedule[index], self.schedule[index + 1]
+        if unit == 'cycle':
+            return after.cycle != here.cycle
+        return (after.cycle, after.step) != (here.cycle, here.step)
+
     def pass_ends_cycle(self, index: int) -> bool:
         """Whether pass ``index`` is the last of its cycle."""
-        return index == len(self.schedule) - 1 or \
-            self.schedule[index + 1].cycle != self.schedule[index].cycle
+        return self._pass_ends(index, 'cycle')
 
     def _passes_to_validate(self) -> frozenset:
         """Indices of the passes validation follows (``val_by`` and
@@ -369,9 +377,7 @@ class CyclicTrainLoop(EpochBasedTrainLoop):
         last = len(self.schedule) - 1
         if self.val_by == 'step':
             ends = [p.index for p in self.schedule
-                    if p.index == last or (self.schedule[p.index + 1].cycle,
-                                           self.schedule[p.index + 1].step)
-                    != (p.cycle, p.step)]
+                    if self._pass_ends(p.index, 'step')]
             chosen = ends[self.val_interval - 1::self.val_interval]
         else:
             chosen = range(self.val_interval - 1, last, self.val_interval)

@@ -146,6 +146,7 @@ class _MultiTaskEvalLoop(BaseLoop):
         self.runner.call_hook(f'before_{self.stage}_epoch')
         self.runner.model.eval()
         metrics = {}
+        with_student = self._evaluates_student()
         for dataset, task in self.steps():
             loader = self._loader(dataset, task)
             self.dataloader = loader
@@ -155,7 +156,7 @@ class _MultiTaskEvalLoop(BaseLoop):
                 prefix=f'{dataset}/{task}'))
             evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
             student = None
-            if self._evaluates_student():
+            if with_student:
                 student = Evaluator(dict(
                     self.metric_cfgs[task], classes=classes,
                     prefix=f'student/{dataset}/{task}'))
@@ -174,7 +175,7 @@ class _MultiTaskEvalLoop(BaseLoop):
             metrics.update(evaluator.evaluate(len(loader.dataset)))
             if student is not None:
                 metrics.update(student.evaluate(len(loader.dataset)))
-        if not self._evaluates_student():
+        if not with_student:
             self._forget_student_scalars()
         self.runner.call_hook(f'after_{self.stage}_epoch', metrics=metrics)
         self.runner.call_hook(f'after_{self.stage}')

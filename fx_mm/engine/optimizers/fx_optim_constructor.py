@@ -1,7 +1,6 @@
 """Parameter groups of Foundation X: per branch, teacher excluded."""
 from typing import Dict, List, Tuple
 
-from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
@@ -41,11 +40,6 @@ class FXOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         paramwise_cfg = dict(paramwise_cfg or {})
         paramwise_cfg.setdefault('custom_keys', {})
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
-
-    def __call__(self, model):
-        """Build the wrapper from the merged, branch-tagged groups."""
-        model = model.module if is_model_wrapper(model) else model
-        return super().__call__(model)
 
     def add_params(self, params, module, prefix: str = '', **kwargs) -> None:
         """mmengine's per-parameter groups, skipping the teacher; the call
