@@ -61,8 +61,8 @@ class _MultiTaskEvalLoop(BaseLoop):
             measured choice. ``'cycle'``: only in a validation that follows
             the last pass of a cycle of :class:`CyclicTrainLoop` (or outside
             training) -- teacher curves after every step, teacher vs student
-            once a cycle, at about half the cost of validating. Defaults to
-            True for validation, False for test.
+            once a cycle (the demo: 187 s of training against 203 s).
+            Defaults to True for validation, False for test.
     """
 
     split = 'val'
